@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything dpvs-rs needs to build and test on a fresh Debian 12 machine.
+# Idempotent; run as root (CI runs it as root).
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential pkg-config clang libclang-dev
+  # the real clients dpvsd must satisfy, and their libraries
+  ipvsadm keepalived libnl-3-200 libnl-genl-3-200
+  # DPDK 22.11 for the dataplane (dpdk-sys binds it)
+  libdpdk-dev dpdk
+  # test tools: namespaces, capabilities, traffic ends
+  iproute2 util-linux libcap2-bin procps curl python3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# keepalived's package starts its service on install; the tests start their own instances.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet keepalived 2>/dev/null; then
+  systemctl stop keepalived || true
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install a Rust toolchain (rustup) first" >&2
+  exit 1
+fi
