@@ -1,1 +1,204 @@
+//! Zero-copy packet views and `parse`/`emit` representations for the dpvs-rs dataplane.
+//!
+//! Every format follows the same shape (after smoltcp's `wire` module):
+//!
+//! * a view `Packet<T: AsRef<[u8]>>` (or `Frame`) over a byte buffer, with
+//!   [`new_unchecked`](ipv4::Packet::new_unchecked), [`new_checked`](ipv4::Packet::new_checked)
+//!   and `check_len`. After `new_checked` succeeds no getter can panic, whatever the bytes;
+//!   variable-length accessors (options, payloads) additionally clamp to the buffer so they stay
+//!   panic-free even on a view whose length fields were changed afterwards;
+//! * setters when `T: AsMut<[u8]>`;
+//! * a `Repr` (a plain, validated summary of the header) with `parse` and `emit` that are exact
+//!   inverses: `parse(emit(repr)) == repr`.
+//!
+//! The crate does no I/O, no allocation, reads no clock and never panics on packet input.
+//! Checksums, including RFC 1624 incremental updates for NAT rewrites, are in [`checksum`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmpv4;
+pub mod icmpv6;
+pub mod ipip;
+pub mod ipv4;
+pub mod ipv6;
+pub mod tcp;
+pub mod udp;
+
+pub use ethernet::{EtherType, EthernetAddress};
+
+use core::fmt;
+
+/// Errors returned by every checked constructor, `parse` and `emit` in this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The buffer is shorter than the header or than a length field says.
+    #[error("truncated packet")]
+    Truncated,
+    /// A field holds a value the format does not allow (bad version, length below minimum, ...).
+    #[error("malformed packet")]
+    Malformed,
+    /// A checksum does not verify.
+    #[error("bad checksum")]
+    Checksum,
+    /// Well-formed, but a variant this crate does not handle (e.g. ARP over non-Ethernet).
+    #[error("unsupported packet")]
+    Unsupported,
+    /// The output buffer is too small for `emit`.
+    #[error("buffer too small")]
+    BufferTooSmall,
+}
+
+/// The result type of this crate.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// What `parse` should do with a checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ChecksumMode {
+    /// Verify it and fail with [`Error::Checksum`] if it is wrong.
+    #[default]
+    Verify,
+    /// Do not look at it (e.g. the NIC already verified it).
+    Ignore,
+}
+
+impl ChecksumMode {
+    pub(crate) fn verify(self) -> bool {
+        matches!(self, ChecksumMode::Verify)
+    }
+}
+
+/// An IP protocol number (IPv4 `protocol`, IPv6 `next header`).
+///
+/// A newtype rather than an enum so that every value survives a round trip.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IpProtocol(pub u8);
+
+impl IpProtocol {
+    /// IPv6 hop-by-hop options.
+    pub const HOPOPT: IpProtocol = IpProtocol(0);
+    /// ICMP for IPv4.
+    pub const ICMP: IpProtocol = IpProtocol(1);
+    /// IPv4 encapsulated in IP (IP-in-IP).
+    pub const IPIP: IpProtocol = IpProtocol(4);
+    /// TCP.
+    pub const TCP: IpProtocol = IpProtocol(6);
+    /// UDP.
+    pub const UDP: IpProtocol = IpProtocol(17);
+    /// IPv6 encapsulated in IP.
+    pub const IPV6: IpProtocol = IpProtocol(41);
+    /// IPv6 routing header.
+    pub const IPV6_ROUTE: IpProtocol = IpProtocol(43);
+    /// IPv6 fragment header.
+    pub const IPV6_FRAG: IpProtocol = IpProtocol(44);
+    /// GRE.
+    pub const GRE: IpProtocol = IpProtocol(47);
+    /// Encapsulating security payload.
+    pub const ESP: IpProtocol = IpProtocol(50);
+    /// Authentication header.
+    pub const AH: IpProtocol = IpProtocol(51);
+    /// ICMP for IPv6.
+    pub const ICMPV6: IpProtocol = IpProtocol(58);
+    /// IPv6 "no next header".
+    pub const IPV6_NONXT: IpProtocol = IpProtocol(59);
+    /// IPv6 destination options.
+    pub const IPV6_OPTS: IpProtocol = IpProtocol(60);
+    /// SCTP.
+    pub const SCTP: IpProtocol = IpProtocol(132);
+}
+
+impl fmt::Debug for IpProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for IpProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match *self {
+            IpProtocol::HOPOPT => "hop-by-hop",
+            IpProtocol::ICMP => "icmp",
+            IpProtocol::IPIP => "ipip",
+            IpProtocol::TCP => "tcp",
+            IpProtocol::UDP => "udp",
+            IpProtocol::IPV6 => "ipv6",
+            IpProtocol::IPV6_ROUTE => "ipv6-route",
+            IpProtocol::IPV6_FRAG => "ipv6-frag",
+            IpProtocol::GRE => "gre",
+            IpProtocol::ESP => "esp",
+            IpProtocol::AH => "ah",
+            IpProtocol::ICMPV6 => "icmpv6",
+            IpProtocol::IPV6_NONXT => "ipv6-nonxt",
+            IpProtocol::IPV6_OPTS => "ipv6-opts",
+            IpProtocol::SCTP => "sctp",
+            IpProtocol(other) => return write!(f, "proto {other}"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// Byte-range helpers shared by the `field` modules.
+pub(crate) mod field {
+    /// A fixed byte range inside a header.
+    pub type Field = core::ops::Range<usize>;
+    /// Everything from an offset on.
+    pub type Rest = core::ops::RangeFrom<usize>;
+}
+
+/// Big-endian reads and writes on byte slices whose length the caller has checked.
+pub(crate) mod be {
+    #[inline]
+    pub fn u16(b: &[u8]) -> u16 {
+        u16::from_be_bytes([b[0], b[1]])
+    }
+    #[inline]
+    pub fn u32(b: &[u8]) -> u32 {
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    }
+    #[inline]
+    pub fn put_u16(b: &mut [u8], v: u16) {
+        b[..2].copy_from_slice(&v.to_be_bytes())
+    }
+    #[inline]
+    pub fn put_u32(b: &mut [u8], v: u32) {
+        b[..4].copy_from_slice(&v.to_be_bytes())
+    }
+}
+
+/// `buf[start..end]` clamped to the buffer: never panics, may be shorter than asked.
+#[inline]
+pub(crate) fn clamp(buf: &[u8], start: usize, end: usize) -> &[u8] {
+    let end = end.min(buf.len());
+    let start = start.min(end);
+    &buf[start..end]
+}
+
+/// Mutable twin of [`clamp`].
+#[inline]
+pub(crate) fn clamp_mut(buf: &mut [u8], start: usize, end: usize) -> &mut [u8] {
+    let end = end.min(buf.len());
+    let start = start.min(end);
+    &mut buf[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_display() {
+        assert_eq!(IpProtocol::TCP.to_string(), "tcp");
+        assert_eq!(IpProtocol(253).to_string(), "proto 253");
+    }
+
+    #[test]
+    fn clamp_never_panics() {
+        let b = [1u8, 2, 3];
+        assert_eq!(clamp(&b, 1, 10), &[2, 3]);
+        assert_eq!(clamp(&b, 5, 2), &[] as &[u8]);
+        assert_eq!(clamp(&b, 2, 1), &[] as &[u8]);
+    }
+}

@@ -1,0 +1,1 @@
+//! ipip (in progress)
