@@ -441,7 +441,7 @@ mod tests {
         .to_bytes()
         .to_vec();
         m.extend_from_slice(payload);
-        while m.len() % 4 != 0 {
+        while m.len() & 3 != 0 {
             m.push(0xee); // padding must never show up in the file
         }
         m

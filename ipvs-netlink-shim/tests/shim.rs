@@ -1,0 +1,452 @@
+//! End-to-end tests of the preloaded shim: real `ipvsadm`, `genl` and `cat`
+//! run with `LD_PRELOAD=libipvs_netlink_shim.so` against a small fake dpvsd
+//! (a thread of this test serving a unix SOCK_SEQPACKET socket).
+//!
+//! They need the installed programs and root (ipvsadm's fallback path opens a
+//! raw socket); without them each test says so and passes.
+
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const IPVSADM: &str = "/usr/sbin/ipvsadm";
+const GENL: &str = "/usr/sbin/genl";
+const FAMILY_ID: u16 = 0x2a;
+const CONN_HEADER: &[u8] =
+    b"Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n";
+
+// ---------------------------------------------------------------------------
+// netlink message building
+
+fn nla(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(data);
+    while v.len() & 3 != 0 {
+        v.push(0);
+    }
+    v
+}
+
+fn nlmsg(ty: u16, flags: u16, seq: u32, pid: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(&flags.to_ne_bytes());
+    v.extend_from_slice(&seq.to_ne_bytes());
+    v.extend_from_slice(&pid.to_ne_bytes());
+    v.extend_from_slice(payload);
+    while v.len() & 3 != 0 {
+        v.push(0);
+    }
+    v
+}
+
+fn genl(cmd: u8, version: u8, attrs: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = vec![cmd, version, 0, 0];
+    for a in attrs {
+        v.extend_from_slice(a);
+    }
+    v
+}
+
+struct Req<'a> {
+    ty: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
+    raw: &'a [u8],
+}
+
+fn parse_req(buf: &[u8]) -> Option<Req<'_>> {
+    if buf.len() < 16 {
+        return None;
+    }
+    let len = u32::from_ne_bytes(buf[0..4].try_into().ok()?) as usize;
+    Some(Req {
+        ty: u16::from_ne_bytes(buf[4..6].try_into().ok()?),
+        flags: u16::from_ne_bytes(buf[6..8].try_into().ok()?),
+        seq: u32::from_ne_bytes(buf[8..12].try_into().ok()?),
+        pid: u32::from_ne_bytes(buf[12..16].try_into().ok()?),
+        raw: buf.get(..len.min(buf.len()))?,
+    })
+}
+
+/// NLMSG_ERROR with `err` (0: ACK, header only, NLM_F_CAPPED like the kernel).
+fn nlerr(req: &Req<'_>, err: i32) -> Vec<u8> {
+    let mut p = err.to_ne_bytes().to_vec();
+    if err == 0 {
+        p.extend_from_slice(&req.raw[..16]);
+        nlmsg(2, 0x100, req.seq, req.pid, &p)
+    } else {
+        p.extend_from_slice(req.raw);
+        nlmsg(2, 0, req.seq, req.pid, &p)
+    }
+}
+
+fn done(req: &Req<'_>) -> Vec<u8> {
+    nlmsg(3, 2, req.seq, req.pid, &0i32.to_ne_bytes())
+}
+
+/// What the fake dpvsd answers: one or more datagrams per request.
+fn answer(buf: &[u8]) -> Vec<Vec<u8>> {
+    let Some(req) = parse_req(buf) else {
+        return Vec::new();
+    };
+    let cmd = buf.get(16).copied().unwrap_or(0);
+    match (req.ty, cmd) {
+        (0x10, 3) => {
+            let body = genl(
+                1,
+                2,
+                &[
+                    nla(2, b"IPVS\0"),
+                    nla(1, &FAMILY_ID.to_ne_bytes()),
+                    nla(3, &1u32.to_ne_bytes()),
+                    nla(4, &0u32.to_ne_bytes()),
+                    nla(5, &6u32.to_ne_bytes()),
+                ],
+            );
+            vec![nlmsg(0x10, 0, req.seq, req.pid, &body), nlerr(&req, 0)]
+        }
+        (FAMILY_ID, 15) => {
+            let body = genl(14, 1, &[nla(1, &0x0001_0201u32.to_ne_bytes()), nla(2, &4096u32.to_ne_bytes())]);
+            vec![nlmsg(FAMILY_ID, 0, req.seq, req.pid, &body), nlerr(&req, 0)]
+        }
+        (FAMILY_ID, 4) | (FAMILY_ID, 8) if req.flags & 0x300 == 0x300 => vec![done(&req)],
+        (0x7ff0, _) => {
+            if buf.get(16..27) == Some(b"ip_vs_conn\0") {
+                vec![nlmsg(0x7ff0, 2, req.seq, req.pid, CONN_HEADER), done(&req)]
+            } else {
+                vec![nlerr(&req, -libc::ENOENT)]
+            }
+        }
+        _ => vec![nlerr(&req, -libc::EOPNOTSUPP)],
+    }
+}
+
+// ---------------------------------------------------------------------------
+// the fake dpvsd
+
+struct FakeDpvsd {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    requests: Arc<Mutex<Vec<Vec<u8>>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+fn cvt(r: i32, what: &str) -> i32 {
+    assert!(r >= 0, "{what}: {}", std::io::Error::last_os_error());
+    r
+}
+
+impl FakeDpvsd {
+    fn start(path: PathBuf) -> FakeDpvsd {
+        let _ = std::fs::remove_file(&path);
+        // SAFETY: plain socket(2).
+        let lfd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) }, "socket");
+        // SAFETY: all-zero sockaddr_un is valid.
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let p = path.as_os_str().as_bytes();
+        assert!(p.len() < addr.sun_path.len());
+        for (d, &s) in addr.sun_path.iter_mut().zip(p) {
+            *d = s as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        // SAFETY: `addr` is a valid sockaddr_un.
+        cvt(unsafe { libc::bind(lfd, std::ptr::addr_of!(addr).cast(), len) }, "bind");
+        // SAFETY: listening on our own socket.
+        cvt(unsafe { libc::listen(lfd, 16) }, "listen");
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (s, r, c) = (stop.clone(), requests.clone(), connections.clone());
+        let thread = std::thread::spawn(move || serve(lfd, &s, &r, &c));
+        FakeDpvsd { path, stop, thread: Some(thread), requests, connections }
+    }
+
+    fn requests(&self) -> Vec<Vec<u8>> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for FakeDpvsd {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve(lfd: i32, stop: &AtomicBool, requests: &Mutex<Vec<Vec<u8>>>, connections: &AtomicUsize) {
+    let mut conns: Vec<i32> = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while !stop.load(Ordering::SeqCst) {
+        let mut fds: Vec<libc::pollfd> = std::iter::once(lfd)
+            .chain(conns.iter().copied())
+            .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
+            .collect();
+        // SAFETY: `fds` is a valid array of pollfd.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 50) };
+        if n <= 0 {
+            continue;
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            // SAFETY: accepting on our listening socket.
+            let c = unsafe { libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
+            if c >= 0 {
+                conns.push(c);
+                connections.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let mut closed = Vec::new();
+        for p in &fds[1..] {
+            if p.revents == 0 {
+                continue;
+            }
+            // SAFETY: `buf` is writable for its length.
+            let r = unsafe { libc::recv(p.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if r <= 0 {
+                if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+                    closed.push(p.fd);
+                }
+                continue;
+            }
+            let msg = &buf[..r as usize];
+            if let Ok(mut log) = requests.lock() {
+                log.push(msg.to_vec());
+            }
+            for d in answer(msg) {
+                // SAFETY: `d` is a valid buffer.
+                unsafe { libc::send(p.fd, d.as_ptr().cast(), d.len(), libc::MSG_NOSIGNAL) };
+            }
+        }
+        for fd in closed {
+            conns.retain(|&c| c != fd);
+            // SAFETY: closing a connection we accepted.
+            unsafe { libc::close(fd) };
+        }
+    }
+    for fd in conns.into_iter().chain(std::iter::once(lfd)) {
+        // SAFETY: closing our own descriptors.
+        unsafe { libc::close(fd) };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// running programs under the shim
+
+fn shim_path() -> PathBuf {
+    // This test runs as target/<profile>/deps/shim-<hash>. `cargo test` builds
+    // the library (cdylib too) into deps/ for it; `cargo build` also copies it
+    // up to target/<profile>/.
+    let exe = std::env::current_exe().unwrap_or_default();
+    let deps = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let candidates = [
+        deps.join("libipvs_netlink_shim.so"),
+        deps.parent().map(|d| d.join("libipvs_netlink_shim.so")).unwrap_or_default(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/libipvs_netlink_shim.so"),
+    ];
+    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| candidates[2].clone())
+}
+
+fn temp_socket_path(tag: &str) -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("shim-{}-{tag}.sock", std::process::id()))
+}
+
+/// Whether the environment can run the real-binary tests; prints why not.
+fn can_run(binaries: &[&str]) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return false;
+    }
+    for b in binaries {
+        if !Path::new(b).exists() {
+            eprintln!("skipped: {b} not installed");
+            return false;
+        }
+    }
+    assert!(shim_path().exists(), "shim not built at {}", shim_path().display());
+    true
+}
+
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `argv` with the shim preloaded, killing it after 20 s (a hang fails).
+fn run_shimmed(argv: &[&str], socket: &Path) -> Output {
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
+        .env("LD_PRELOAD", shim_path())
+        .env("DPVSD_IPVS_SOCKET", socket)
+        .env_remove("DPVS_SHIM_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out_pipe.read_to_end(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err_pipe.read_to_end(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+    let Some(status) = status else {
+        panic!("{argv:?} hung (killed after 20 s); stdout {stdout:?} stderr {stderr:?}");
+    };
+    Output { status, stdout, stderr }
+}
+
+// ---------------------------------------------------------------------------
+// tests
+
+#[test]
+fn ipvsadm_list_through_fake_dpvsd() {
+    if !can_run(&[IPVSADM]) {
+        return;
+    }
+    let path = temp_socket_path("list");
+    let server = FakeDpvsd::start(path.clone());
+    let out = run_shimmed(&[IPVSADM, "-Ln"], &path);
+    assert_eq!(
+        out.stdout,
+        "IP Virtual Server version 1.2.1 (size=4096)\n\
+         Prot LocalAddress:Port Scheduler Flags\n  \
+         -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n",
+        "stderr: {}",
+        out.stderr
+    );
+    assert_eq!(out.stderr, "");
+    assert!(out.status.success(), "{:?}", out.status);
+
+    // What reached dpvsd: ipvsadm opens one socket per call (ipvs_init's
+    // first one only resolves the family), each starting with GETFAMILY IPVS exactly as libnl sent it (32 bytes, nlctrl,
+    // REQUEST|ACK, cmd 3 version 1, FAMILY_NAME "IPVS\0"), then one IPVS
+    // message carrying that kernel socket's port id in nlmsg_pid.
+    let reqs = server.requests();
+    let shape: Vec<(u16, u16, u8)> = reqs
+        .iter()
+        .map(|r| parse_req(r).map(|q| (q.ty, q.flags, r[16])).expect("request"))
+        .collect();
+    assert_eq!(
+        shape,
+        [(0x10, 5, 3), (0x10, 5, 3), (FAMILY_ID, 5, 15), (0x10, 5, 3), (FAMILY_ID, 0x305, 4)]
+    );
+    for gf in [&reqs[0], &reqs[1], &reqs[3]] {
+        assert_eq!(gf.len(), 32);
+        assert_eq!(&gf[0..4], &32u32.to_ne_bytes());
+        assert_eq!(&gf[16..32], &[3, 1, 0, 0, 9, 0, 2, 0, b'I', b'P', b'V', b'S', 0, 0, 0, 0]);
+        assert_ne!(&gf[12..16], &[0, 0, 0, 0]);
+    }
+    assert_eq!(&reqs[2][12..16], &reqs[1][12..16], "same socket, same port id");
+    assert_eq!(&reqs[4][12..16], &reqs[3][12..16], "same socket, same port id");
+}
+
+#[test]
+fn ipvsadm_list_connections_reads_proc_from_dpvsd() {
+    if !can_run(&[IPVSADM]) {
+        return;
+    }
+    let path = temp_socket_path("conn");
+    let _server = FakeDpvsd::start(path.clone());
+    let out = run_shimmed(&[IPVSADM, "-Lnc"], &path);
+    assert_eq!(
+        out.stdout,
+        "IPVS connection entries\n\
+         pro expire state       source             virtual            destination\n",
+        "stderr: {}",
+        out.stderr
+    );
+    assert!(out.status.success(), "{:?} {}", out.status, out.stderr);
+}
+
+#[test]
+fn cat_proc_ip_vs_conn_gets_served_bytes() {
+    if !can_run(&["/bin/cat"]) {
+        return;
+    }
+    let path = temp_socket_path("cat");
+    let _server = FakeDpvsd::start(path.clone());
+    let out = run_shimmed(&["/bin/cat", "/proc/net/ip_vs_conn"], &path);
+    assert_eq!(out.stdout.as_bytes(), CONN_HEADER, "stderr: {}", out.stderr);
+    assert!(out.status.success());
+
+    // dpvsd's error becomes the open's errno
+    let out = run_shimmed(&["/bin/cat", "/proc/self/net/ip_vs_stats"], &path);
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+}
+
+#[test]
+fn without_dpvsd_ipvsadm_fails_like_a_kernel_without_ipvs() {
+    if !can_run(&[IPVSADM]) {
+        return;
+    }
+    let path = temp_socket_path("absent");
+    let _ = std::fs::remove_file(&path);
+    let out = run_shimmed(&[IPVSADM, "-Ln"], &path);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.starts_with("Can't initialize ipvs: Protocol not available\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.status.code(), Some(2), "{:?}", out.status);
+
+    let out = run_shimmed(&[IPVSADM, "-Lnc"], &path);
+    assert_ne!(out.status.code(), Some(0));
+
+    let out = run_shimmed(&["/bin/cat", "/proc/net/ip_vs_conn"], &path);
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+}
+
+#[test]
+fn other_generic_netlink_traffic_stays_with_the_kernel() {
+    if !can_run(&[GENL]) {
+        return;
+    }
+    let path = temp_socket_path("genl");
+    let server = FakeDpvsd::start(path.clone());
+    let out = run_shimmed(&[GENL, "ctrl", "list"], &path);
+    assert!(out.status.success(), "{:?} {}", out.status, out.stderr);
+    assert!(out.stdout.contains("Name: nlctrl"), "{}", out.stdout);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 0, "genl must not reach dpvsd");
+}
