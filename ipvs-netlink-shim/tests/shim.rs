@@ -94,8 +94,43 @@ fn done(req: &Req<'_>) -> Vec<u8> {
     nlmsg(3, 2, req.seq, req.pid, &0i32.to_ne_bytes())
 }
 
-/// What the fake dpvsd answers: one or more datagrams per request.
-fn answer(buf: &[u8]) -> Vec<Vec<u8>> {
+/// One service as the kernel dumps it: TCP 10.0.<n/250>.<n%250+1>:80 rr,
+/// with both stats nests (ipvsadm rejects a service without STATS).
+fn service_msg(req: &Req<'_>, n: usize) -> Vec<u8> {
+    let mut addr = [0u8; 16];
+    addr[..4].copy_from_slice(&[10, 0, (n / 250) as u8, (n % 250 + 1) as u8]);
+    let mut flags = Vec::new();
+    flags.extend_from_slice(&2u32.to_ne_bytes()); // HASHED
+    flags.extend_from_slice(&u32::MAX.to_ne_bytes());
+    let mut stats = Vec::new();
+    let mut stats64 = Vec::new();
+    for a in 1..=10u16 {
+        if a == 4 || a == 5 {
+            stats.extend(nla(a, &0u64.to_ne_bytes()));
+        } else {
+            stats.extend(nla(a, &0u32.to_ne_bytes()));
+        }
+        stats64.extend(nla(a, &0u64.to_ne_bytes()));
+    }
+    let svc: Vec<u8> = [
+        nla(1, &2u16.to_ne_bytes()),
+        nla(2, &6u16.to_ne_bytes()),
+        nla(3, &addr),
+        nla(4, &80u16.to_be_bytes()),
+        nla(6, b"rr\0"),
+        nla(7, &flags),
+        nla(8, &0u32.to_ne_bytes()),
+        nla(9, &u32::MAX.to_ne_bytes()),
+        nla(10, &stats),
+        nla(12, &stats64),
+    ]
+    .concat();
+    nlmsg(FAMILY_ID, 2, req.seq, req.pid, &genl(1, 1, &[nla(1, &svc)]))
+}
+
+/// What the fake dpvsd answers: one or more datagrams per request. It has
+/// `services` services without destinations.
+fn answer(buf: &[u8], services: usize) -> Vec<Vec<u8>> {
     let Some(req) = parse_req(buf) else {
         return Vec::new();
     };
@@ -118,6 +153,12 @@ fn answer(buf: &[u8]) -> Vec<Vec<u8>> {
         (FAMILY_ID, 15) => {
             let body = genl(14, 1, &[nla(1, &0x0001_0201u32.to_ne_bytes()), nla(2, &4096u32.to_ne_bytes())]);
             vec![nlmsg(FAMILY_ID, 0, req.seq, req.pid, &body), nlerr(&req, 0)]
+        }
+        (FAMILY_ID, 4) if req.flags & 0x300 == 0x300 && services > 0 => {
+            // every service in one datagram (larger than libnl's first
+            // 16 KiB buffer when there are many), DONE in the next
+            let all: Vec<u8> = (0..services).flat_map(|n| service_msg(&req, n)).collect();
+            vec![all, done(&req)]
         }
         (FAMILY_ID, 4) | (FAMILY_ID, 8) if req.flags & 0x300 == 0x300 => vec![done(&req)],
         (0x7ff0, _) => {
@@ -149,6 +190,10 @@ fn cvt(r: i32, what: &str) -> i32 {
 
 impl FakeDpvsd {
     fn start(path: PathBuf) -> FakeDpvsd {
+        FakeDpvsd::with_services(path, 0)
+    }
+
+    fn with_services(path: PathBuf, services: usize) -> FakeDpvsd {
         let _ = std::fs::remove_file(&path);
         // SAFETY: plain socket(2).
         let lfd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) }, "socket");
@@ -170,7 +215,7 @@ impl FakeDpvsd {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let (s, r, c) = (stop.clone(), requests.clone(), connections.clone());
-        let thread = std::thread::spawn(move || serve(lfd, &s, &r, &c));
+        let thread = std::thread::spawn(move || serve(lfd, services, &s, &r, &c));
         FakeDpvsd { path, stop, thread: Some(thread), requests, connections }
     }
 
@@ -189,7 +234,13 @@ impl Drop for FakeDpvsd {
     }
 }
 
-fn serve(lfd: i32, stop: &AtomicBool, requests: &Mutex<Vec<Vec<u8>>>, connections: &AtomicUsize) {
+fn serve(
+    lfd: i32,
+    services: usize,
+    stop: &AtomicBool,
+    requests: &Mutex<Vec<Vec<u8>>>,
+    connections: &AtomicUsize,
+) {
     let mut conns: Vec<i32> = Vec::new();
     let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::SeqCst) {
@@ -227,7 +278,7 @@ fn serve(lfd: i32, stop: &AtomicBool, requests: &Mutex<Vec<Vec<u8>>>, connection
             if let Ok(mut log) = requests.lock() {
                 log.push(msg.to_vec());
             }
-            for d in answer(msg) {
+            for d in answer(msg, services) {
                 // SAFETY: `d` is a valid buffer.
                 unsafe { libc::send(p.fd, d.as_ptr().cast(), d.len(), libc::MSG_NOSIGNAL) };
             }
@@ -377,6 +428,28 @@ fn ipvsadm_list_through_fake_dpvsd() {
     }
     assert_eq!(&reqs[2][12..16], &reqs[1][12..16], "same socket, same port id");
     assert_eq!(&reqs[4][12..16], &reqs[3][12..16], "same socket, same port id");
+}
+
+#[test]
+fn ipvsadm_list_large_dump_grows_libnl_buffer() {
+    if !can_run(&[IPVSADM]) {
+        return;
+    }
+    const N: usize = 120;
+    let path = temp_socket_path("large");
+    let server = FakeDpvsd::with_services(path.clone(), N);
+    let out = run_shimmed(&[IPVSADM, "-Ln"], &path);
+    assert!(out.status.success(), "{:?} {}", out.status, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3 + N, "{}", out.stdout);
+    let mut expect: Vec<String> = (0..N).map(|n| format!("TCP  10.0.{}.{}:80 rr", n / 250, n % 250 + 1)).collect();
+    expect.sort();
+    let mut got: Vec<String> = lines[3..].iter().map(|l| l.to_string()).collect();
+    got.sort();
+    assert_eq!(got, expect);
+    // one GET_DEST dump per service followed the service dump
+    let dest_dumps = server.requests().iter().filter(|r| r.get(4..6) == Some(&FAMILY_ID.to_ne_bytes()) && r.get(16) == Some(&8)).count();
+    assert_eq!(dest_dumps, N);
 }
 
 #[test]
