@@ -523,3 +523,101 @@ fn other_generic_netlink_traffic_stays_with_the_kernel() {
     assert!(out.stdout.contains("Name: nlctrl"), "{}", out.stdout);
     assert_eq!(server.connections.load(Ordering::SeqCst), 0, "genl must not reach dpvsd");
 }
+
+/// The example `nl_client`, built by `cargo test` next to this test.
+fn nl_client_path() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("examples/nl_client"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn socket_emulation_reset_and_reconnect() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::mpsc;
+
+    let client = nl_client_path();
+    if !client.is_file() {
+        eprintln!("skipped: {} not built", client.display());
+        return;
+    }
+    assert!(shim_path().exists(), "shim not built at {}", shim_path().display());
+    let path = temp_socket_path("client");
+    let server = FakeDpvsd::start(path.clone());
+    let mut child = Command::new(&client)
+        .env("LD_PRELOAD", shim_path())
+        .env("DPVSD_IPVS_SOCKET", &path)
+        .env_remove("DPVS_SHIM_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn nl_client");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let read_until = |marker: Option<&str>, lines: &mut Vec<String>| loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => {
+                let stop = Some(l.as_str()) == marker;
+                lines.push(l);
+                if stop {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    };
+    let reached_ready = read_until(Some("ready"), &mut lines);
+    // dpvsd restarts: the old connection is closed, a new listener appears
+    drop(server);
+    let server2 = FakeDpvsd::start(path.clone());
+    let _ = stdin.write_all(b"go\n");
+    let reached_waiting = reached_ready && read_until(Some("waiting"), &mut lines);
+    // dpvsd stops for good
+    drop(server2);
+    let _ = stdin.write_all(b"go\n");
+    drop(stdin);
+    if reached_waiting {
+        read_until(None, &mut lines);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+
+    let expect = [
+        "socket_ok=true",
+        "bind=0",
+        "port_nonzero=true",
+        "sent_getfamily=32",
+        "peek_trunc_len=64 namelen=12 family=16 pid=0 trunc=true",
+        "reply_len=64 namelen=12 family=16 pid=0 ctrunc=false",
+        "ack_len=36",
+        "getsockname=0 len=12 same_port=true",
+        "getsockopt_netlink=0 value=0",
+        "setsockopt_netlink=0",
+        "so_protocol=0 value=16",
+        "cloexec=true",
+        "dup_same_port=true",
+        "ready",
+        "recv_after_restart=-1 econnreset=true",
+        "sent_after_restart=20",
+        "reply_after_restart_len=36 type=42 namelen=12",
+        "port_kept=true",
+        "cloexec_kept=true",
+        "waiting",
+        "sent_without_dpvsd=-1 econnrefused=true",
+        "close=0",
+    ];
+    assert_eq!(lines, expect);
+}
