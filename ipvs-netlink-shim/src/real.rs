@@ -29,6 +29,13 @@ fn resolve(cache: &AtomicUsize, name: &'static [u8]) -> usize {
 
 macro_rules! real_fns {
     ($( $name:ident = $sym:literal : fn($($arg:ty),*) -> $ret:ty; )*) => {
+        /// Resolves every real function now (called once when the library is
+        /// loaded, so later calls, e.g. a close(2) in a signal handler or in a
+        /// forked child, need no dlsym).
+        pub fn resolve_all() {
+            $( let _ = $name(); )*
+        }
+
         $(
             #[doc = concat!("The next `", $sym, "` after the shim, if it exists.")]
             pub fn $name() -> Option<unsafe extern "C" fn($($arg),*) -> $ret> {
@@ -80,6 +87,18 @@ real_fns! {
     fopen = "fopen": fn(*const c_char, *const c_char) -> *mut FILE;
     fopen64 = "fopen64": fn(*const c_char, *const c_char) -> *mut FILE;
 }
+
+/// Runs [`resolve_all`] when the dynamic loader initialises the library.
+#[cfg(not(test))]
+#[used]
+#[link_section = ".init_array"]
+static RESOLVE_AT_LOAD: extern "C" fn() = {
+    extern "C" fn init() {
+        // a panic must not unwind into the dynamic loader
+        let _ = std::panic::catch_unwind(resolve_all);
+    }
+    init
+};
 
 #[cfg(test)]
 mod tests {
