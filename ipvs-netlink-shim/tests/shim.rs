@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 const IPVSADM: &str = "/usr/sbin/ipvsadm";
 const GENL: &str = "/usr/sbin/genl";
+const KEEPALIVED: &str = "/usr/sbin/keepalived";
 const FAMILY_ID: u16 = 0x2a;
 const CONN_HEADER: &[u8] =
     b"Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n";
@@ -161,6 +162,8 @@ fn answer(buf: &[u8], services: usize) -> Vec<Vec<u8>> {
             vec![all, done(&req)]
         }
         (FAMILY_ID, 4) | (FAMILY_ID, 8) if req.flags & 0x300 == 0x300 => vec![done(&req)],
+        // NEW_SERVICE, DEL_SERVICE, NEW_DEST, DEL_DEST: accepted
+        (FAMILY_ID, 1 | 3 | 5 | 7) => vec![nlerr(&req, 0)],
         (0x7ff0, _) => {
             if buf.get(16..27) == Some(b"ip_vs_conn\0") {
                 vec![nlmsg(0x7ff0, 2, req.seq, req.pid, CONN_HEADER), done(&req)]
@@ -620,4 +623,71 @@ fn socket_emulation_reset_and_reconnect() {
         "close=0",
     ];
     assert_eq!(lines, expect);
+}
+
+#[test]
+fn keepalived_configures_and_cleans_up_through_the_shim() {
+    if !can_run(&[KEEPALIVED]) {
+        return;
+    }
+    let path = temp_socket_path("keepalived");
+    let dir = path.with_extension("d");
+    let _ = std::fs::create_dir_all(&dir);
+    let conf = dir.join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        "global_defs {\n  router_id shimtest\n}\n\
+         virtual_server 10.9.9.9 80 {\n  delay_loop 60\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+         real_server 192.168.77.10 80 {\n    weight 1\n  }\n}\n",
+    )
+    .expect("write config");
+    let server = FakeDpvsd::start(path.clone());
+    let mut child = Command::new(KEEPALIVED)
+        .args(["-n", "-l", "-C", "-f"])
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir.join("keepalived.pid"))
+        .arg("-c")
+        .arg(dir.join("checkers.pid"))
+        .env("LD_PRELOAD", shim_path())
+        .env("DPVSD_IPVS_SOCKET", &path)
+        .env_remove("DPVS_SHIM_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn keepalived");
+    let cmds = |server: &FakeDpvsd| -> Vec<(u16, u8)> {
+        server
+            .requests()
+            .iter()
+            .filter_map(|r| Some((parse_req(r)?.ty, *r.get(16)?)))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cmds(&server).contains(&(FAMILY_ID, 5)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.is_some(), "keepalived did not stop");
+    // GETFAMILY, GET_INFO, NEW_SERVICE, NEW_DEST; on SIGTERM DEL_DEST, DEL_SERVICE
+    assert_eq!(
+        cmds(&server),
+        [(0x10, 3), (FAMILY_ID, 15), (FAMILY_ID, 1), (FAMILY_ID, 5), (FAMILY_ID, 7), (FAMILY_ID, 3)]
+    );
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1, "one socket for the whole run");
 }
