@@ -1,1 +1,757 @@
-//! placeholder, being written
+//! End-to-end harness: a real `dpvsd` serving the IPVS generic-netlink API on a unix socket, and
+//! Debian's unmodified `/usr/sbin/ipvsadm` talking to it through `libipvs_netlink_shim.so`.
+//!
+//! Every process started here is bounded in time and stopped by its pid: `dpvsd` gets SIGTERM
+//! (then SIGKILL) when its [`Dpvsd`] is dropped, and an `ipvsadm` that outlives
+//! [`COMMAND_TIMEOUT`] is killed and reported as a hang.
+//!
+//! The expected texts used by the tests are derived from ipvsadm 1.31's printf formats
+//! (`ipvsadm.c`) and `ipvs_strerror` (`libipvs/libipvs.c`), plus the kernel's semantics
+//! (`net/netfilter/ipvs/ip_vs_ctl.c`); see [`text`].
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Debian's ipvsadm 1.31, unmodified.
+pub const IPVSADM: &str = "/usr/sbin/ipvsadm";
+/// Longest an ipvsadm run may take before it counts as a hang.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest dpvsd may take until its socket accepts connections.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest dpvsd may take to exit after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// uid and gid of `nobody`.
+pub const NOBODY: u32 = 65534;
+
+/// Where `dpvsd` and `libipvs_netlink_shim.so` are: `$DPVS_BIN_DIR`, else the workspace's
+/// `target/debug`.
+pub fn bin_dir() -> PathBuf {
+    match std::env::var_os("DPVS_BIN_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug"),
+    }
+}
+
+/// The daemon under test.
+pub fn dpvsd_bin() -> PathBuf {
+    bin_dir().join("dpvsd")
+}
+
+/// The LD_PRELOAD shim under test.
+pub fn shim_lib() -> PathBuf {
+    bin_dir().join("libipvs_netlink_shim.so")
+}
+
+/// True (after printing why) when these tests cannot run here: they need root (dpvsd's
+/// permission rule and `ipvsadm` as root) and Debian's ipvsadm. CI runs as root with both.
+pub fn skip() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        println!("skipped: needs root");
+        return true;
+    }
+    if !Path::new(IPVSADM).exists() {
+        println!("skipped: needs {IPVSADM} (Debian package ipvsadm)");
+        return true;
+    }
+    false
+}
+
+/// A directory under the system temp dir, removed on drop (kept when `DPVS_E2E_KEEP` is set).
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh directory, mode 0755 so that `nobody` can traverse it.
+    pub fn new(prefix: &str) -> io::Result<TempDir> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        for _ in 0..100 {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!(
+                "{prefix}{}-{n}-{nanos:x}",
+                std::process::id()
+            ));
+            match fs::create_dir(&path) {
+                Ok(()) => {
+                    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+                    return Ok(TempDir { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free temp dir name"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("DPVS_E2E_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Connects a SOCK_SEQPACKET unix socket to `path` and closes it again: the readiness probe.
+pub fn seqpacket_connect(path: &Path) -> io::Result<()> {
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain old data, for which all-zero bytes are a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "socket path too long"));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1;
+    // SAFETY: socket(2) with constant arguments; the result is checked before use.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a freshly created descriptor that nothing else owns; OwnedFd closes it.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `addr` is an initialised sockaddr_un that outlives the call, and `len` does not
+    // exceed its size (checked against sun_path's length above).
+    let rc = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast::<libc::sockaddr>(),
+            len as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Runs `cmd` with its output captured, feeding `input` on stdin (else /dev/null). Kills it
+/// and returns an error when it is still running after `timeout`.
+pub fn run_with_timeout(
+    mut cmd: Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Output, String> {
+    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let writer = match (input, child.stdin.take()) {
+        (Some(data), Some(mut stdin)) => {
+            let data = data.to_vec();
+            Some(thread::spawn(move || {
+                let _ = stdin.write_all(&data);
+            }))
+        }
+        _ => None,
+    };
+    let out_reader = child.stdout.take().map(spawn_reader);
+    let err_reader = child.stderr.take().map(spawn_reader);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(5)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("waiting for {cmd:?}: {e}"));
+            }
+        }
+    };
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let stdout = out_reader.map(|r| r.join().unwrap_or_default()).unwrap_or_default();
+    let stderr = err_reader.map(|r| r.join().unwrap_or_default()).unwrap_or_default();
+    match status {
+        Some(status) => Ok(Output { status, stdout, stderr }),
+        None => Err(format!(
+            "HANG: {cmd:?} still running after {timeout:?}, killed; stdout so far {:?}, stderr so far {:?}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        )),
+    }
+}
+
+fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// A running dpvsd with its own temp dir: `ipvs.sock`, `state/`, and one stdout/stderr log
+/// per run.
+#[derive(Debug)]
+pub struct Dpvsd {
+    dir: TempDir,
+    socket: PathBuf,
+    state_dir: PathBuf,
+    child: Option<Child>,
+    runs: u32,
+}
+
+impl Dpvsd {
+    /// Starts dpvsd in a fresh temp dir and waits until its socket accepts a connection.
+    /// Panics when the binaries are missing or dpvsd does not come up in [`START_TIMEOUT`].
+    pub fn start() -> Dpvsd {
+        for bin in [dpvsd_bin(), shim_lib()] {
+            assert!(
+                bin.exists(),
+                "{} is missing: build it first (`cargo build -p dpvsd -p ipvs-netlink-shim`, \
+                 or set DPVS_BIN_DIR)",
+                bin.display()
+            );
+        }
+        let dir = TempDir::new("dpvs-e2e-").expect("create temp dir");
+        let socket = dir.path().join("ipvs.sock");
+        let state_dir = dir.path().join("state");
+        fs::create_dir(&state_dir).expect("create state dir");
+        let mut d = Dpvsd { dir, socket, state_dir, child: None, runs: 0 };
+        d.start_again();
+        d
+    }
+
+    /// Starts dpvsd again (after [`Dpvsd::stop`]) on the same socket path and state dir.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "dpvsd is already running");
+        self.runs += 1;
+        let stdout = fs::File::create(self.stdout_path()).expect("create stdout log");
+        let stderr = fs::File::create(self.stderr_path()).expect("create stderr log");
+        let mut cmd = Command::new(dpvsd_bin());
+        cmd.arg("--ipvs-socket")
+            .arg(&self.socket)
+            .arg("--state-dir")
+            .arg(&self.state_dir);
+        if let Some(level) = std::env::var_os("DPVS_E2E_LOG_LEVEL") {
+            cmd.arg("--log-level").arg(level);
+        }
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    panic!(
+                        "dpvsd exited during startup ({status}); stderr:\n{}",
+                        self.stderr_log()
+                    );
+                }
+            }
+            if seqpacket_connect(&self.socket).is_ok() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.stop();
+                panic!(
+                    "dpvsd's socket {} did not accept a connection within {START_TIMEOUT:?}; \
+                     stderr:\n{}",
+                    self.socket.display(),
+                    self.stderr_log()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit. Err when dpvsd needed SIGKILL (or was not running).
+    pub fn stop(&mut self) -> Result<ExitStatus, String> {
+        let Some(mut child) = self.child.take() else {
+            return Err("dpvsd is not running".into());
+        };
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet (we hold
+        // its Child and only wait below), so the pid cannot have been reused.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let status = child.wait();
+                    return Err(format!(
+                        "dpvsd (pid {pid}) did not exit within {STOP_TIMEOUT:?} of SIGTERM; \
+                         killed: {status:?}"
+                    ));
+                }
+                Ok(None) => thread::sleep(Duration::from_millis(10)),
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("waiting for dpvsd: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Kills dpvsd with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops dpvsd (asserting it exits cleanly on SIGTERM) and starts it again, keeping the
+    /// state dir.
+    pub fn restart(&mut self) {
+        let status = self.stop().expect("stop dpvsd");
+        assert!(
+            status.success(),
+            "dpvsd did not exit cleanly on SIGTERM: {status} (signal {:?}); stderr:\n{}",
+            status.signal(),
+            self.stderr_log()
+        );
+        self.start_again();
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    fn stdout_path(&self) -> PathBuf {
+        self.dir.path().join(format!("dpvsd.{}.stdout", self.runs))
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join(format!("dpvsd.{}.stderr", self.runs))
+    }
+
+    /// What the current (or last) run of dpvsd wrote on stderr.
+    pub fn stderr_log(&self) -> String {
+        fs::read(self.stderr_path())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn ipvsadm_env(&self, cmd: &mut Command, shim: &Path) {
+        cmd.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LC_ALL", "C")
+            .env("LD_PRELOAD", shim)
+            .env("DPVSD_IPVS_SOCKET", &self.socket);
+    }
+
+    /// Runs ipvsadm with the shim preloaded; Err on a hang (killed after [`COMMAND_TIMEOUT`]).
+    pub fn try_ipvsadm<S: AsRef<OsStr>>(
+        &self,
+        args: &[S],
+        input: Option<&str>,
+    ) -> Result<Output, String> {
+        let mut cmd = Command::new(IPVSADM);
+        cmd.args(args);
+        self.ipvsadm_env(&mut cmd, &shim_lib());
+        run_with_timeout(cmd, input.map(str::as_bytes), COMMAND_TIMEOUT)
+    }
+
+    /// Runs ipvsadm with the shim preloaded. A hang fails the test.
+    pub fn ipvsadm(&self, args: &[&str]) -> Output {
+        self.try_ipvsadm(args, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs ipvsadm with the shim preloaded and `input` on stdin. A hang fails the test.
+    pub fn ipvsadm_stdin(&self, args: &[&str], input: &str) -> Output {
+        self.try_ipvsadm(args, Some(input)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs ipvsadm as `nobody` (uid/gid 65534, no groups, no capabilities) with the shim
+    /// preloaded. The shim is copied into the temp dir so that nobody can read it.
+    pub fn ipvsadm_as_nobody(&self, args: &[&str]) -> Output {
+        let shim = self.dir.path().join("libipvs_netlink_shim.so");
+        if !shim.exists() {
+            fs::copy(shim_lib(), &shim).expect("copy the shim");
+            fs::set_permissions(&shim, fs::Permissions::from_mode(0o755)).expect("chmod shim");
+        }
+        let mut cmd = Command::new("/usr/bin/setpriv");
+        cmd.arg(format!("--reuid={NOBODY}"))
+            .arg(format!("--regid={NOBODY}"))
+            .arg("--clear-groups")
+            .arg("--")
+            .arg(IPVSADM)
+            .args(args);
+        self.ipvsadm_env(&mut cmd, &shim);
+        run_with_timeout(cmd, None, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl Drop for Dpvsd {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+/// Exit status as ipvsadm's caller sees it (-1 when killed by a signal).
+pub fn exit_code(status: &ExitStatus) -> i32 {
+    status.code().unwrap_or(-1)
+}
+
+/// One ipvsadm invocation and what it must print and return.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub args: String,
+    pub input: Option<String>,
+    pub stdout: String,
+    pub stderr: String,
+    pub status: i32,
+}
+
+/// A table row: ipvsadm invocations run in order against a fresh dpvsd. Setup steps are
+/// ordinary steps expecting silence and status 0.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+impl Case {
+    pub fn new(name: impl Into<String>) -> Case {
+        Case { name: name.into(), steps: Vec::new() }
+    }
+
+    /// A step that must succeed silently (setup, or a command that prints nothing).
+    pub fn ok(self, args: impl Into<String>) -> Case {
+        self.run(args)
+    }
+
+    /// Starts a new step; by default it must print nothing and exit 0.
+    pub fn run(mut self, args: impl Into<String>) -> Case {
+        self.steps.push(Step {
+            args: args.into(),
+            input: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            status: 0,
+        });
+        self
+    }
+
+    fn last(&mut self) -> &mut Step {
+        self.steps.last_mut().expect("call run() first")
+    }
+
+    /// Standard input of the current step.
+    pub fn input(mut self, s: impl Into<String>) -> Case {
+        self.last().input = Some(s.into());
+        self
+    }
+
+    /// Expected stdout of the current step.
+    pub fn out(mut self, s: impl Into<String>) -> Case {
+        self.last().stdout = s.into();
+        self
+    }
+
+    /// Expected stderr of the current step.
+    pub fn err(mut self, s: impl Into<String>) -> Case {
+        self.last().stderr = s.into();
+        self
+    }
+
+    /// Expected exit status of the current step.
+    pub fn status(mut self, code: i32) -> Case {
+        self.last().status = code;
+        self
+    }
+
+    /// Expected stderr and exit status of the current step.
+    pub fn fails(self, stderr: impl Into<String>, code: i32) -> Case {
+        self.err(stderr).status(code)
+    }
+}
+
+/// Compares one run with its expectation; None when equal, else a readable report.
+pub fn check_step(step: &Step, out: &Output) -> Option<String> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = exit_code(&out.status);
+    if stdout == step.stdout && stderr == step.stderr && code == step.status {
+        return None;
+    }
+    let mut r = String::new();
+    if code != step.status {
+        let _ = writeln!(r, "  exit status: expected {}, got {} ({})", step.status, code, out.status);
+    }
+    if stdout != step.stdout {
+        let _ = writeln!(r, "  stdout differs (- expected, + got):");
+        r.push_str(&line_diff(&step.stdout, &stdout));
+    }
+    if stderr != step.stderr {
+        let _ = writeln!(r, "  stderr differs (- expected, + got):");
+        r.push_str(&line_diff(&step.stderr, &stderr));
+    }
+    Some(r)
+}
+
+/// A line-by-line diff with every line quoted, so that trailing spaces show.
+pub fn line_diff(expected: &str, got: &str) -> String {
+    let e: Vec<&str> = expected.split_inclusive('\n').collect();
+    let g: Vec<&str> = got.split_inclusive('\n').collect();
+    let mut r = String::new();
+    for i in 0..e.len().max(g.len()) {
+        match (e.get(i), g.get(i)) {
+            (Some(a), Some(b)) if a == b => {
+                let _ = writeln!(r, "      {a:?}");
+            }
+            (a, b) => {
+                if let Some(a) = a {
+                    let _ = writeln!(r, "    - {a:?}");
+                }
+                if let Some(b) = b {
+                    let _ = writeln!(r, "    + {b:?}");
+                }
+            }
+        }
+    }
+    r
+}
+
+/// Runs every case against its own fresh dpvsd and fails once at the end with every mismatch.
+pub fn run_cases(cases: &[Case]) {
+    if skip() {
+        return;
+    }
+    let mut failures = Vec::new();
+    for case in cases {
+        let dpvsd = Dpvsd::start();
+        for (i, step) in case.steps.iter().enumerate() {
+            let args: Vec<&str> = step.args.split_whitespace().collect();
+            let what = format!(
+                "case `{}`, step {} of {}: ipvsadm {}{}",
+                case.name,
+                i + 1,
+                case.steps.len(),
+                step.args,
+                if step.input.is_some() { " <input" } else { "" }
+            );
+            let report = match dpvsd.try_ipvsadm(&args, step.input.as_deref()) {
+                Ok(out) => check_step(step, &out),
+                Err(hang) => Some(format!("  {hang}\n")),
+            };
+            if let Some(report) = report {
+                let log = dpvsd.stderr_log();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                let mut msg = format!("{what}\n{report}");
+                if !tail.is_empty() {
+                    msg.push_str("  dpvsd stderr (last lines):\n");
+                    for l in tail.iter().rev() {
+                        let _ = writeln!(msg, "    | {l}");
+                    }
+                }
+                failures.push(msg);
+                break;
+            }
+        }
+    }
+    println!(
+        "{} cases: {} passed, {} failed",
+        cases.len(),
+        cases.len() - failures.len(),
+        failures.len()
+    );
+    if !failures.is_empty() {
+        panic!("{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n"));
+    }
+}
+
+/// ipvsadm 1.31's output, rebuilt from its printf formats.
+pub mod text {
+    /// `list_all`: "IP Virtual Server version %d.%d.%d (size=%d)\n" with dpvsd's 1.2.1/4096.
+    pub const VERSION: &str = "IP Virtual Server version 1.2.1 (size=4096)\n";
+
+    /// `print_title` without a format flag.
+    pub const TITLE: &str = "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+
+    /// `print_title` with --tun-info.
+    pub const TITLE_TUN: &str = "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n";
+
+    /// The message every ipvsadm command prints when ipvs_init fails (`main`).
+    pub fn init_failure(reason: &str) -> String {
+        format!(
+            "Can't initialize ipvs: {reason}\nAre you sure that IP Virtual Server is built in the kernel or as module?\n"
+        )
+    }
+
+    fn join(lines: &[String]) -> String {
+        let mut s = String::new();
+        for l in lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// `ipvsadm -Ln`: version line, title, then the given service and dest lines.
+    pub fn listing<S: AsRef<str>>(lines: &[S]) -> String {
+        let lines: Vec<String> = lines.iter().map(|l| l.as_ref().to_string()).collect();
+        format!("{VERSION}{TITLE}{}", join(&lines))
+    }
+
+    /// `ipvsadm -L -t svc`: `list_service` prints the title but no version line.
+    pub fn single<S: AsRef<str>>(lines: &[S]) -> String {
+        let lines: Vec<String> = lines.iter().map(|l| l.as_ref().to_string()).collect();
+        format!("{TITLE}{}", join(&lines))
+    }
+
+    /// Any list of lines, each ended by a newline.
+    pub fn lines<S: AsRef<str>>(lines: &[S]) -> String {
+        let lines: Vec<String> = lines.iter().map(|l| l.as_ref().to_string()).collect();
+        join(&lines)
+    }
+
+    /// Dest line: "  -> %-28s %-7s %-6d %-10u %-10u" (no connections: both counts 0).
+    pub fn dest(addr: &str, fwd: &str, weight: i64) -> String {
+        format!("  -> {addr:<28} {fwd:<7} {weight:<6} {:<10} {:<10}", 0, 0)
+    }
+
+    /// Dest line with --tun-info: "  -> %-28s %-7s %-13s %-6d %-10u %-10u".
+    pub fn dest_tun(addr: &str, fwd: &str, info: &str, weight: i64) -> String {
+        format!("  -> {addr:<28} {fwd:<7} {info:<13} {weight:<6} {:<10} {:<10}", 0, 0)
+    }
+
+    /// Title with --stats: "%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port\n".
+    pub fn title_stats() -> String {
+        format!(
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+        )
+    }
+
+    /// Title with --rate.
+    pub fn title_rate() -> String {
+        format!(
+            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
+        )
+    }
+
+    /// Title with --thresholds: "%-33s %-10s %-10s %-10s %-10s\n  -> RemoteAddress:Port\n".
+    pub fn title_thresholds() -> String {
+        format!(
+            "{:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+        )
+    }
+
+    /// Title with --persistent-conn: "%-33s %-9s %-11s %-10s %-10s\n  -> RemoteAddress:Port\n".
+    pub fn title_persistent_conn() -> String {
+        format!(
+            "{:<33} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "Weight", "PersistConn", "ActiveConn", "InActConn"
+        )
+    }
+
+    /// Service line with --stats or --rate, all counters zero: "%-33s" then five "%9llu".
+    pub fn svc_zero_counters(name: &str) -> String {
+        format!("{name:<33}{:>9}{:>9}{:>9}{:>9}{:>9}", 0, 0, 0, 0, 0)
+    }
+
+    /// Dest line with --stats, all zero: "  -> %-28s" then five "%9llu".
+    pub fn dest_stats_zero(addr: &str) -> String {
+        format!("  -> {addr:<28}{:>9}{:>9}{:>9}{:>9}{:>9}", 0, 0, 0, 0, 0)
+    }
+
+    /// Dest line with --rate, all zero: "  -> %-28s %8llu %8llu %8llu" then two "%9llu".
+    pub fn dest_rate_zero(addr: &str) -> String {
+        format!("  -> {addr:<28} {:>8} {:>8} {:>8}{:>9}{:>9}", 0, 0, 0, 0, 0)
+    }
+
+    /// Dest line with --thresholds: "  -> %-28s %-10u %-10u %-10u %-10u".
+    pub fn dest_thresholds(addr: &str, upper: u32, lower: u32) -> String {
+        format!("  -> {addr:<28} {upper:<10} {lower:<10} {:<10} {:<10}", 0, 0)
+    }
+
+    /// Dest line with --persistent-conn: "  -> %-28s %-9u %-11u %-10u %-10u".
+    pub fn dest_persistent_conn(addr: &str, weight: u32) -> String {
+        format!("  -> {addr:<28} {weight:<9} {:<11} {:<10} {:<10}", 0, 0, 0)
+    }
+
+    /// `ipvsadm -Lnc` on an empty connection table: `list_conn`'s two header lines.
+    pub fn conn_header() -> String {
+        format!(
+            "IPVS connection entries\npro expire {:<11} {:<18} {:<18} {}\n",
+            "state", "source", "virtual", "destination"
+        )
+    }
+
+    /// `ipvsadm -Lnc --persistent-conn` on an empty connection table.
+    pub fn conn_header_persistent() -> String {
+        format!(
+            "IPVS connection entries\npro expire {:<11} {:<18} {:<18} {:<18} {:<16} {}\n",
+            "state", "source", "virtual", "destination", "pe name", "pe_data"
+        )
+    }
+
+    /// `list_timeout`.
+    pub fn timeouts(tcp: u32, tcpfin: u32, udp: u32) -> String {
+        format!("Timeout (tcp tcpfin udp): {tcp} {tcpfin} {udp}\n")
+    }
+
+    /// `list_daemon`, for a kernel-filled config (maxlen, group, port and ttl always set).
+    pub fn daemon(
+        state: &str,
+        ifn: &str,
+        syncid: u32,
+        maxlen: u32,
+        group: &str,
+        port: u32,
+        ttl: u32,
+    ) -> String {
+        format!(
+            "{state} sync daemon (mcast={ifn}, syncid={syncid}, maxlen={maxlen}, group={group}, port={port}, ttl={ttl})\n"
+        )
+    }
+
+    /// The kernel's default sync_maxlen for a backup on `ifn` with an IPv4 group:
+    /// clamp(mtu, 1500, 65535) - 28 (`start_sync_thread` in ip_vs_sync.c).
+    pub fn backup_default_maxlen(ifn: &str) -> u32 {
+        let mtu: u32 = std::fs::read_to_string(format!("/sys/class/net/{ifn}/mtu"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(65536);
+        mtu.clamp(1500, 65535) - 28
+    }
+}
