@@ -1141,3 +1141,74 @@ pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *m
     // SAFETY: the caller's strings per fopen's contract.
     guard(ptr::null_mut(), || unsafe { fopen_common(path, mode, real::fopen64().or_else(real::fopen)) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_a_panic_into_eio() {
+        set_errno(0);
+        let r = guard(-1, || -> c_int { panic!("boom (expected by this test)") });
+        assert_eq!((r, errno()), (-1, libc::EIO));
+        assert_eq!(guard(-1, || 7), 7);
+    }
+
+    #[test]
+    fn nl_addr_is_truncated_to_the_callers_buffer() {
+        let mut buf = [0xaau8; 16];
+        let mut len: socklen_t = 6;
+        // SAFETY: `buf` has 16 writable bytes, more than `len`.
+        unsafe { write_nl_addr(buf.as_mut_ptr().cast(), &mut len, 0x0102_0304) };
+        assert_eq!(len, 12);
+        assert_eq!(&buf[..6], &wire::sockaddr_nl_bytes(0x0102_0304)[..6]);
+        assert_eq!(&buf[6..], &[0xaa; 10]);
+
+        let mut len: socklen_t = 16;
+        // SAFETY: as above.
+        unsafe { write_nl_addr(buf.as_mut_ptr().cast(), &mut len, 9) };
+        assert_eq!(len, 12);
+        assert_eq!(&buf[..12], &wire::sockaddr_nl_bytes(9));
+        // NULL pointers are ignored
+        // SAFETY: NULL is explicitly allowed.
+        unsafe { write_nl_addr(ptr::null_mut(), ptr::null_mut(), 0) };
+    }
+
+    #[test]
+    fn head_of_a_scattered_datagram() {
+        let a = [1u8, 2, 3];
+        let b = [4u8, 5, 6, 7];
+        let mut iov = [
+            libc::iovec { iov_base: a.as_ptr() as *mut c_void, iov_len: a.len() },
+            libc::iovec { iov_base: ptr::null_mut(), iov_len: 0 },
+            libc::iovec { iov_base: b.as_ptr() as *mut c_void, iov_len: b.len() },
+        ];
+        // SAFETY: an all-zero msghdr is valid.
+        let mut m: msghdr = unsafe { std::mem::zeroed() };
+        m.msg_iov = iov.as_mut_ptr();
+        m.msg_iovlen = iov.len();
+        let mut out = [0u8; 5];
+        // SAFETY: `m` describes valid iovecs.
+        let n = unsafe { gather_head(&m, &mut out) };
+        assert_eq!((n, out), (5, [1, 2, 3, 4, 5]));
+        // SAFETY: NULL msghdr is handled.
+        assert_eq!(unsafe { gather_head(ptr::null(), &mut out) }, 0);
+
+        let mut out = [0u8; 8];
+        assert_eq!(copy_head(b.as_ptr().cast(), b.len(), &mut out), 4);
+        assert_eq!(&out[..4], &b);
+        assert_eq!(copy_head(ptr::null(), 10, &mut out), 0);
+    }
+
+    #[test]
+    fn write_int_opt_respects_length() {
+        let mut v: c_int = -1;
+        let mut len: socklen_t = 4;
+        // SAFETY: `v` is a writable int of `len` bytes.
+        let r = unsafe { write_int_opt(ptr::addr_of_mut!(v).cast(), &mut len, 0) };
+        assert_eq!((r, v, len), (0, 0, 4));
+        // SAFETY: NULL pointers are rejected, not dereferenced.
+        let r = unsafe { write_int_opt(ptr::null_mut(), &mut len, 0) };
+        assert_eq!((r, errno()), (-1, libc::EFAULT));
+    }
+}
