@@ -53,9 +53,11 @@
 //! starts no threads, holds no locks, allocates only when serving a /proc file,
 //! and is silent unless `DPVS_SHIM_LOG` is set (then one line per decision on
 //! stderr). Every export runs under `catch_unwind` and the code avoids
-//! panicking paths, so no panic can unwind into C. All unsafe code is in
-//! [`sys`] and [`real`]; the protocol logic in [`wire`] and [`fdtable`] is safe
-//! and unit-tested.
+//! panicking paths, so no panic can unwind into C. The unsafe code is in
+//! [`sys`] and [`real`] (plus getenv/write in [`log`]); the protocol logic in
+//! [`wire`] and [`fdtable`] is safe and unit-tested. `tests/shim.rs` runs the
+//! real ipvsadm, keepalived, genl and cat under the shim against a fake dpvsd,
+//! and `examples/nl_client.rs` probes the socket emulation call by call.
 //!
 //! Limits: one thread per socket at a time is assumed while a socket is being
 //! taken over (libnl sockets are not shared between threads); the variadic

@@ -2,7 +2,7 @@
 //! surgery behind them. All unsafe code of the crate lives here and in
 //! [`crate::real`].
 //!
-//! Every export runs its body under [`guard`] (no panic crosses into C) and
+//! Every export runs its body under `guard` (no panic crosses into C) and
 //! reaches libc only through [`crate::real`] for the names it interposes.
 //! In the crate's own unit tests the exports keep their Rust names (no
 //! `#[no_mangle]`) so the test harness is not interposed by its own code.
