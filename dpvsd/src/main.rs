@@ -1,1 +1,94 @@
-fn main() {}
+//! dpvsd: the dpvs-rs daemon.
+//!
+//! Today it is the IPVS control plane: it serves the kernel's IPVS
+//! generic-netlink API on a unix socket, so that unmodified ipvsadm and
+//! keepalived (through ipvs-netlink-shim) configure it, and it persists that
+//! configuration across restarts. The DPDK dataplane comes next.
+
+mod config;
+mod ipvs;
+mod server;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+
+const USAGE: &str = "\
+Usage: dpvsd [--config FILE] [--ipvs-socket PATH] [--state-dir DIR] [--log-level LEVEL]
+
+Runs in the foreground. Options override the configuration file.
+  --config FILE        configuration file (see /etc/dpvs/dpvsd.conf)
+  --ipvs-socket PATH   IPVS generic-netlink socket (default /run/dpvsd/ipvs.sock)
+  --state-dir DIR      where the IPVS state persists (default /var/lib/dpvsd)
+  --log-level LEVEL    error, warn, info, debug or trace (default info)
+  -h, --help           this text
+  -V, --version        the version";
+
+fn parse_args() -> anyhow::Result<Option<Config>> {
+    let mut args = std::env::args().skip(1);
+    let mut config_file = None;
+    let mut overrides: Vec<(String, String)> = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            "-V" | "--version" => {
+                println!("dpvsd {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            "--config" | "--ipvs-socket" | "--state-dir" | "--log-level" => {
+                let v = args.next().with_context(|| format!("{arg} needs a value\n{USAGE}"))?;
+                if arg == "--config" {
+                    config_file = Some(PathBuf::from(v));
+                } else {
+                    overrides.push((arg, v));
+                }
+            }
+            other => anyhow::bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    let mut cfg = match config_file {
+        Some(path) => Config::load(&path)?,
+        None => Config::default(),
+    };
+    for (k, v) in overrides {
+        match k.as_str() {
+            "--ipvs-socket" => cfg.ipvs_socket = PathBuf::from(v),
+            "--state-dir" => cfg.state_dir = PathBuf::from(v),
+            _ => {
+                anyhow::ensure!(
+                    ["error", "warn", "info", "debug", "trace"].contains(&v.as_str()),
+                    "--log-level: `{v}` is not one of error, warn, info, debug, trace"
+                );
+                cfg.log_level = v;
+            }
+        }
+    }
+    Ok(Some(cfg))
+}
+
+fn run() -> anyhow::Result<()> {
+    let Some(cfg) = parse_args()? else { return Ok(()) };
+    let filter = EnvFilter::try_from_env("DPVSD_LOG").unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let ipvs = ipvs::Ipvs::open(&cfg.state_dir, cfg.conn_tab_size)?;
+    let mut server = server::Server::bind(&cfg.ipvs_socket, ipvs)?;
+    server.run()
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dpvsd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! dpvsd's configuration file: `[section]` headers and `key = value` lines,
+//! `#` comments. Values are integers, bare words or "quoted strings". Every
+//! error names the file, the line and the key.
+//!
+//! ```text
+//! [control]
+//! ipvs_socket = "/run/dpvsd/ipvs.sock"
+//! state_dir = "/var/lib/dpvsd"
+//! log_level = "info"
+//!
+//! [ipvs]
+//! conn_tab_size = 4096
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use nom::branch::alt;
+use nom::bytes::complete::{is_not, take_while1};
+use nom::character::complete::{char, space0};
+use nom::combinator::{all_consuming, map, opt};
+use nom::sequence::{delimited, preceded, separated_pair, terminated};
+use nom::{IResult, Parser};
+use thiserror::Error;
+
+/// Everything dpvsd can be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub ipvs_socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub log_level: String,
+    pub conn_tab_size: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ipvs_socket: PathBuf::from("/run/dpvsd/ipvs.sock"),
+            state_dir: PathBuf::from("/var/lib/dpvsd"),
+            log_level: "info".into(),
+            conn_tab_size: ipvs_genl::consts::IP_VS_CONN_TAB_SIZE,
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{file}:{line}: {msg}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub msg: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'a> {
+    Blank,
+    Section(&'a str),
+    Pair(&'a str, &'a str),
+}
+
+fn name(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')(i)
+}
+
+fn value(i: &str) -> IResult<&str, &str> {
+    alt((delimited(char('"'), map(opt(is_not("\"")), Option::unwrap_or_default), char('"')), name)).parse(i)
+}
+
+fn comment(i: &str) -> IResult<&str, ()> {
+    map((space0, opt(preceded(char('#'), nom::combinator::rest))), |_| ()).parse(i)
+}
+
+fn line(i: &str) -> IResult<&str, Line<'_>> {
+    let section = map(delimited((space0, char('['), space0), name, (space0, char(']'))), Line::Section);
+    let pair = map(
+        preceded(space0, separated_pair(name, (space0, char('='), space0), value)),
+        |(k, v)| Line::Pair(k, v),
+    );
+    all_consuming(terminated(alt((section, pair, map(space0, |_| Line::Blank))), comment)).parse(i)
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { file: file.clone(), line: 0, msg: format!("cannot read: {e}") })?;
+        Config::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        let mut section = "";
+        for (n, raw) in text.lines().enumerate() {
+            let err = |msg: String| ConfigError { file: file.into(), line: n + 1, msg };
+            let Ok((_, parsed)) = line(raw) else {
+                return Err(err(format!("cannot parse `{}`: expected `[section]` or `key = value`", raw.trim())));
+            };
+            match parsed {
+                Line::Blank => {}
+                Line::Section(s @ ("control" | "ipvs")) => section = s,
+                Line::Section(s) => return Err(err(format!("unknown section [{s}] (known: [control], [ipvs])"))),
+                Line::Pair(key, v) => match (section, key) {
+                    ("control", "ipvs_socket") => cfg.ipvs_socket = PathBuf::from(v),
+                    ("control", "state_dir") => cfg.state_dir = PathBuf::from(v),
+                    ("control", "log_level") => match v {
+                        "error" | "warn" | "info" | "debug" | "trace" => cfg.log_level = v.into(),
+                        _ => return Err(err(format!("log_level: `{v}` is not one of error, warn, info, debug, trace"))),
+                    },
+                    ("ipvs", "conn_tab_size") => {
+                        cfg.conn_tab_size = v
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|n| n.is_power_of_two() && (256..=1 << 20).contains(n))
+                            .ok_or_else(|| err(format!("conn_tab_size: `{v}` must be a power of two from 256 to 1048576")))?;
+                    }
+                    ("", k) => return Err(err(format!("key `{k}` outside a section"))),
+                    (s, k) => return Err(err(format!("unknown key `{k}` in [{s}]"))),
+                },
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file() {
+        let text = "# dpvsd\n[control]\nipvs_socket = \"/tmp/x.sock\"  # here\nstate_dir=/var/tmp/s\nlog_level = debug\n\n[ipvs]\nconn_tab_size = 8192\n";
+        let c = Config::parse("t.conf", text).unwrap();
+        assert_eq!(c.ipvs_socket, PathBuf::from("/tmp/x.sock"));
+        assert_eq!(c.state_dir, PathBuf::from("/var/tmp/s"));
+        assert_eq!(c.log_level, "debug");
+        assert_eq!(c.conn_tab_size, 8192);
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let e = Config::parse("t.conf", "[control]\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.conf:2: unknown key `bogus` in [control]");
+        let e = Config::parse("t.conf", "[ipvs]\n\nconn_tab_size = 1000\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.msg.starts_with("conn_tab_size: `1000`"));
+        let e = Config::parse("t.conf", "[control\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert_eq!(Config::parse("t.conf", "[dataplane]\n").unwrap_err().msg, "unknown section [dataplane] (known: [control], [ipvs])");
+    }
+}

@@ -1,0 +1,201 @@
+//! The IPVS socket: a unix SOCK_SEQPACKET listener served by one event loop.
+//!
+//! Each datagram is one netlink datagram. Clients are non-blocking; answers
+//! queue per client and a client with queued output is not read until the
+//! queue drains, so a slow or stalled reader holds only its own answers and
+//! never blocks the others. A client that goes away mid-dump just loses its
+//! queue.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use tracing::{debug, info, warn};
+
+use crate::ipvs::Ipvs;
+use crate::sys;
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const FIRST_CLIENT: usize = 2;
+/// Connections served at once; more are accepted and closed at once.
+const MAX_CLIENTS: usize = 4096;
+/// The largest request datagram read; larger ones are dropped whole.
+const MAX_DATAGRAM: usize = 1 << 20;
+const CAP_NET_ADMIN: u32 = 12;
+
+struct Client {
+    fd: OwnedFd,
+    admin: bool,
+    out: VecDeque<Vec<u8>>,
+    writable_interest: bool,
+}
+
+pub struct Server {
+    poll: Poll,
+    listener: OwnedFd,
+    signals: OwnedFd,
+    path: PathBuf,
+    clients: HashMap<Token, Client>,
+    next: usize,
+    buf: Vec<u8>,
+    ipvs: Ipvs,
+}
+
+/// True when process `pid` has CAP_NET_ADMIN in its effective set.
+fn has_net_admin(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
+}
+
+/// Makes `path`'s directory (0755 when created) and clears a stale socket;
+/// refuses when another process still serves it.
+fn prepare_path(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            sys::chmod(dir, 0o755)?;
+        }
+    }
+    if path.exists() {
+        if sys::seqpacket_connect(path).is_ok() {
+            bail!("{} is already served by another dpvsd", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+    }
+    Ok(())
+}
+
+impl Server {
+    pub fn bind(path: &Path, ipvs: Ipvs) -> anyhow::Result<Self> {
+        let signals = sys::signalfd().context("cannot set up signal handling")?;
+        prepare_path(path)?;
+        let listener =
+            sys::seqpacket_listen(path, 1024).with_context(|| format!("cannot listen on {}", path.display()))?;
+        // Anyone may connect, as anyone may open a netlink socket; requests
+        // are then refused per the kernel's CAP_NET_ADMIN rule.
+        sys::chmod(path, 0o666)?;
+        let poll = Poll::new()?;
+        poll.registry().register(&mut SourceFd(&listener.as_raw_fd()), LISTENER, Interest::READABLE)?;
+        poll.registry().register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listener,
+            signals,
+            path: path.to_path_buf(),
+            clients: HashMap::new(),
+            next: FIRST_CLIENT,
+            buf: Vec::with_capacity(64 * 1024),
+            ipvs,
+        })
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub fn run(&mut self) -> anyhow::Result<()> {
+        info!(socket = %self.path.display(), family_id = self.ipvs.family_id, "serving the IPVS generic-netlink API");
+        let mut events = Events::with_capacity(256);
+        loop {
+            if let Err(e) = self.poll.poll(&mut events, None) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e.into());
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept_all()?,
+                    SIGNALS => {
+                        while let Some(sig) = sys::read_signal(self.signals.as_raw_fd())? {
+                            if sig == libc::SIGHUP {
+                                info!("SIGHUP: nothing to reload without a dataplane configuration");
+                            } else {
+                                info!(signal = sig, "stopping");
+                                return Ok(());
+                            }
+                        }
+                    }
+                    token => self.serve(token),
+                }
+            }
+        }
+    }
+
+    fn accept_all(&mut self) -> anyhow::Result<()> {
+        while let Some(fd) = sys::accept(self.listener.as_raw_fd())? {
+            if self.clients.len() >= MAX_CLIENTS {
+                warn!(max = MAX_CLIENTS, "too many IPVS clients; closing a new connection");
+                continue;
+            }
+            let cred = sys::peer_cred(fd.as_raw_fd()).ok();
+            let admin = cred.is_some_and(|c| has_net_admin(c.pid));
+            let token = Token(self.next);
+            self.next += 1;
+            self.poll.registry().register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
+            debug!(token = token.0, pid = cred.map(|c| c.pid), uid = cred.map(|c| c.uid), admin, "client connected");
+            self.clients.insert(token, Client { fd, admin, out: VecDeque::new(), writable_interest: false });
+            // Data may already be waiting: edge-triggered readiness won't say so again.
+            self.serve(token);
+        }
+        Ok(())
+    }
+
+    /// Flushes a client's answers and handles its requests until it would
+    /// block; drops it on EOF or error.
+    fn serve(&mut self, token: Token) {
+        if let Err(e) = self.serve_inner(token) {
+            debug!(token = token.0, "client gone: {e}");
+            if let Some(c) = self.clients.remove(&token) {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&c.fd.as_raw_fd()));
+            }
+        }
+    }
+
+    fn serve_inner(&mut self, token: Token) -> io::Result<()> {
+        loop {
+            let Some(client) = self.clients.get_mut(&token) else { return Ok(()) };
+            let fd: RawFd = client.fd.as_raw_fd();
+            while let Some(d) = client.out.front() {
+                if !sys::send_datagram(fd, d)? {
+                    break;
+                }
+                client.out.pop_front();
+            }
+            let want_write = !client.out.is_empty();
+            if want_write != client.writable_interest {
+                let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+                self.poll.registry().reregister(&mut SourceFd(&fd), token, interest)?;
+                client.writable_interest = want_write;
+            }
+            if want_write {
+                return Ok(());
+            }
+            match sys::recv_datagram(fd, &mut self.buf, MAX_DATAGRAM)? {
+                sys::Recv::WouldBlock => return Ok(()),
+                sys::Recv::Closed => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
+                sys::Recv::TooLarge(n) => warn!(bytes = n, "dropped an oversized IPVS request"),
+                sys::Recv::Datagram(_) => {
+                    let admin = client.admin;
+                    let mut out = std::mem::take(&mut client.out);
+                    self.ipvs.handle_datagram(&self.buf, admin, &mut out);
+                    if let Some(c) = self.clients.get_mut(&token) {
+                        c.out = out;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
