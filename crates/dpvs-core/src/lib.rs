@@ -1,1 +1,19 @@
+//! dpvs-core: the dataplane logic of dpvs-rs, free of I/O, threads and clocks.
+//!
+//! Time is always an argument, nothing allocates per packet, and state is split the way the
+//! workers use it: the control thread builds immutable snapshots (services, dests, prebuilt
+//! scheduler tables) and each worker core owns its mutable state (connection counters,
+//! scheduler cursors, locality caches).
+//!
+//! Modules so far:
+//! - [`dest`]: the scheduler-facing view of a real server and its per-worker counters.
+//! - [`sched`]: the IPVS schedulers (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `dh`, `sh`, `mh`,
+//!   `lblc`, `lblcr`, `fo`, `ovf`, `twos`) and DPVS's `conhash`.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod dest;
+pub mod sched;
+
+pub use dest::{Dest, DestCounters, DestFlags, Thresholds};
+pub use sched::{SchedConfig, SchedError, SchedInput, SchedKind, SchedState, Scheduler, StateParams};
