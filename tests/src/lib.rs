@@ -416,6 +416,182 @@ impl Dpvsd {
     }
 }
 
+/// What dpvsd answered a raw GETFAMILY + GET_INFO exchange made by an unprivileged client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawInfoAnswer {
+    /// GET_INFO refused with EPERM, as the kernel does (GENL_ADMIN_PERM).
+    Eperm,
+    /// Could not create or connect the socket.
+    NoConnection,
+    /// GETFAMILY reply without a family id.
+    NoFamilyId,
+    /// No reply or no ACK to GETFAMILY within 5 s.
+    GetFamilyTimeout,
+    /// No answer to GET_INFO within 5 s.
+    GetInfoTimeout,
+    /// GET_INFO answered with data: not refused.
+    Answered,
+    /// GETFAMILY refused with this errno (the kernel answers it for anyone).
+    GetFamilyError(i32),
+    /// GET_INFO refused with this errno other than EPERM.
+    GetInfoError(i32),
+    /// The helper process ended some other way.
+    Other(i32),
+}
+
+impl Dpvsd {
+    /// Speaks generic netlink directly on dpvsd's socket as `uid`/`gid` (no groups): nlctrl
+    /// GETFAMILY "IPVS", then IPVS GET_INFO, and reports how GET_INFO was answered.
+    ///
+    /// The exchange runs in a forked child after the uid switch and before exec, using only
+    /// syscalls and stack buffers, and ends with `_exit`; the socket has a 5 s receive timeout.
+    pub fn raw_get_info_as(&self, uid: u32, gid: u32) -> RawInfoAnswer {
+        use std::os::unix::process::CommandExt;
+
+        // SAFETY: sockaddr_un is plain old data, for which all-zero bytes are a valid value.
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        let path = self.socket.as_os_str().as_bytes();
+        assert!(path.len() < addr.sun_path.len(), "socket path too long");
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (dst, src) in addr.sun_path.iter_mut().zip(path) {
+            *dst = *src as libc::c_char;
+        }
+        let addr_len = (std::mem::offset_of!(libc::sockaddr_un, sun_path) + path.len() + 1)
+            as libc::socklen_t;
+
+        // nlmsghdr {len 32, type GENL_ID_CTRL, flags REQUEST|ACK, seq 1, pid 0}, genlmsghdr
+        // {CTRL_CMD_GETFAMILY, version 1}, attr {len 9, CTRL_ATTR_FAMILY_NAME, "IPVS\0"} + pad.
+        let mut getfamily = [0u8; 32];
+        getfamily[0..4].copy_from_slice(&32u32.to_ne_bytes());
+        getfamily[4..6].copy_from_slice(&0x10u16.to_ne_bytes());
+        getfamily[6..8].copy_from_slice(&5u16.to_ne_bytes());
+        getfamily[8..12].copy_from_slice(&1u32.to_ne_bytes());
+        getfamily[16] = 3;
+        getfamily[17] = 1;
+        getfamily[20..22].copy_from_slice(&9u16.to_ne_bytes());
+        getfamily[22..24].copy_from_slice(&2u16.to_ne_bytes());
+        getfamily[24..28].copy_from_slice(b"IPVS");
+
+        fn exchange(
+            addr: &libc::sockaddr_un,
+            addr_len: libc::socklen_t,
+            getfamily: &[u8; 32],
+        ) -> i32 {
+            let mut buf = [0u8; 8192];
+            // SAFETY: socket(2) with constant arguments.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0) };
+            if fd < 0 {
+                return 1;
+            }
+            let tv = libc::timeval { tv_sec: 5, tv_usec: 0 };
+            // SAFETY: `tv` is a valid timeval and the length passed is its size.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&tv as *const libc::timeval).cast(),
+                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                )
+            };
+            // SAFETY: `addr` is an initialised sockaddr_un of at least `addr_len` bytes.
+            let rc = unsafe {
+                libc::connect(fd, (addr as *const libc::sockaddr_un).cast(), addr_len)
+            };
+            if rc < 0 {
+                return 1;
+            }
+            // Reads one datagram; returns its length or None on error/timeout.
+            let recv = |buf: &mut [u8; 8192]| -> Option<usize> {
+                // SAFETY: `buf` is a writable buffer of the length passed.
+                let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                (n >= 20).then_some(n as usize)
+            };
+            let u16_at = |b: &[u8; 8192], at: usize| u16::from_ne_bytes([b[at], b[at + 1]]);
+            let i32_at =
+                |b: &[u8; 8192], at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+            // SAFETY: `getfamily` is a readable buffer of the length passed.
+            if unsafe { libc::send(fd, getfamily.as_ptr().cast(), getfamily.len(), 0) } < 0 {
+                return 1;
+            }
+            let mut family = 0u16;
+            loop {
+                let Some(n) = recv(&mut buf) else { return 4 };
+                if u16_at(&buf, 4) == 2 {
+                    let err = i32_at(&buf, 16);
+                    if err == 0 {
+                        break;
+                    }
+                    return 10 + (-err).clamp(0, 100);
+                }
+                // Attributes after the 16-byte header and the 4-byte genl header.
+                let mut at = 20;
+                while at + 4 <= n {
+                    let len = u16_at(&buf, at) as usize;
+                    if len < 4 {
+                        break;
+                    }
+                    if u16_at(&buf, at + 2) & 0x3fff == 1 && len >= 6 && at + 6 <= n {
+                        family = u16_at(&buf, at + 4);
+                    }
+                    at += (len + 3) & !3;
+                }
+            }
+            if family == 0 {
+                return 3;
+            }
+            // nlmsghdr {len 20, type family, REQUEST|ACK, seq 2, pid 0}, {GET_INFO (15), 1}.
+            let mut getinfo = [0u8; 20];
+            getinfo[0..4].copy_from_slice(&20u32.to_ne_bytes());
+            getinfo[4..6].copy_from_slice(&family.to_ne_bytes());
+            getinfo[6..8].copy_from_slice(&5u16.to_ne_bytes());
+            getinfo[8..12].copy_from_slice(&2u32.to_ne_bytes());
+            getinfo[16] = 15;
+            getinfo[17] = 1;
+            // SAFETY: `getinfo` is a readable buffer of the length passed.
+            if unsafe { libc::send(fd, getinfo.as_ptr().cast(), getinfo.len(), 0) } < 0 {
+                return 1;
+            }
+            let Some(_) = recv(&mut buf) else { return 5 };
+            if u16_at(&buf, 4) != 2 {
+                return 6;
+            }
+            match -i32_at(&buf, 16) {
+                1 => 0,
+                0 => 6,
+                e => 120 + e.clamp(0, 100),
+            }
+        }
+
+        let mut cmd = Command::new("/bin/true");
+        cmd.uid(uid).gid(gid).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        // SAFETY: the closure runs in the forked child; it only makes syscalls on stack data
+        // and the copies of `addr` and `getfamily` it owns, and leaves with _exit, so no lock or
+        // allocator state inherited from the parent is touched.
+        unsafe {
+            cmd.pre_exec(move || {
+                let code = exchange(&addr, addr_len, &getfamily);
+                libc::_exit(code)
+            })
+        };
+        let status = cmd
+            .status()
+            .unwrap_or_else(|e| panic!("cannot fork the raw netlink client: {e}"));
+        match status.code() {
+            Some(0) => RawInfoAnswer::Eperm,
+            Some(1) => RawInfoAnswer::NoConnection,
+            Some(3) => RawInfoAnswer::NoFamilyId,
+            Some(4) => RawInfoAnswer::GetFamilyTimeout,
+            Some(5) => RawInfoAnswer::GetInfoTimeout,
+            Some(6) => RawInfoAnswer::Answered,
+            Some(c @ 10..=110) => RawInfoAnswer::GetFamilyError(c - 10),
+            Some(c @ 120..=220) => RawInfoAnswer::GetInfoError(c - 120),
+            Some(c) => RawInfoAnswer::Other(c),
+            None => RawInfoAnswer::Other(-status.signal().unwrap_or(0)),
+        }
+    }
+}
+
 impl Drop for Dpvsd {
     fn drop(&mut self) {
         if self.child.is_some() {

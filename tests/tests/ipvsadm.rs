@@ -95,11 +95,11 @@ fn services() {
             .ok("-A -t 192.0.2.1:http -s rr")
             .run("-Ln")
             .out(listing!["TCP  192.0.2.1:80 rr"]),
-        // parse_timeout(NULL) = IPVS_SVC_PERSISTENT_TIMEOUT (300).
-        Case::new("persistent, default timeout 300")
+        // parse_timeout(NULL) = IPVS_SVC_PERSISTENT_TIMEOUT, 6*60 (libipvs.h).
+        Case::new("persistent, default timeout 360")
             .ok("-A -t 192.0.2.1:80 -s rr -p")
             .run("-Ln")
-            .out(listing!["TCP  192.0.2.1:80 rr persistent 300"]),
+            .out(listing!["TCP  192.0.2.1:80 rr persistent 360"]),
         Case::new("persistent with timeout and netmask")
             .ok("-A -t 192.0.2.1:80 -s rr -p 600 -M 255.255.255.0")
             .run("-Ln")
@@ -133,7 +133,7 @@ fn services() {
         Case::new("zero port with persistence")
             .ok("-A -t 192.0.2.1 -s rr -p")
             .run("-Ln")
-            .out(listing!["TCP  192.0.2.1:0 rr persistent 300"]),
+            .out(listing!["TCP  192.0.2.1:0 rr persistent 360"]),
         Case::new("persistence engine sip")
             .ok("-A -u 192.0.2.4:5060 -s rr -p 60 --pe sip")
             .run("-Ln")
@@ -206,7 +206,7 @@ fn services() {
             .run("-E -u 192.0.2.4:5060 -s rr -p --pe nosuch")
             .fails(NOT_FOUND, 255)
             .run("-Ln")
-            .out(listing!["UDP  192.0.2.4:5060 rr persistent 300"]),
+            .out(listing!["UDP  192.0.2.4:5060 rr persistent 360"]),
         Case::new("edit without --pe drops the persistence engine")
             .ok("-A -u 192.0.2.4:5060 -s rr -p 60 --pe sip")
             .ok("-E -u 192.0.2.4:5060 -s rr -p 60")
@@ -679,7 +679,7 @@ fn list_formats() {
                 "{VERSION}{}{}",
                 title_persistent_conn(),
                 lines![
-                    "TCP  192.0.2.1:80 rr persistent 300",
+                    "TCP  192.0.2.1:80 rr persistent 360",
                     dest_persistent_conn("198.51.100.10:80", 4),
                 ]
             )),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use dpvs_e2e::text::{self, *};
-use dpvs_e2e::{check_step, skip, Dpvsd, Step};
+use dpvs_e2e::{check_step, skip, Dpvsd, RawInfoAnswer, Step, NOBODY};
 
 /// (exit status, stdout, stderr) of a run.
 fn result(out: &Output) -> (i32, String, String) {
@@ -88,6 +88,11 @@ fn non_root_is_refused_like_the_kernel_refuses() {
     assert_refused(&d.ipvsadm_as_nobody(&["-D", "-t", "192.0.2.1:80"]), "ipvsadm -D");
     assert_refused(&d.ipvsadm_as_nobody(&["-C"]), "ipvsadm -C");
     assert_refused(&d.ipvsadm_as_nobody(&["-v"]), "ipvsadm -v");
+    // The same exchange without ipvsadm and the shim: GETFAMILY is answered (nlctrl has no
+    // admin flag), GET_INFO is refused with EPERM (GENL_ADMIN_PERM).
+    assert_eq!(d.raw_get_info_as(NOBODY, NOBODY), RawInfoAnswer::Eperm);
+    // ... while root gets an answer.
+    assert_eq!(d.raw_get_info_as(0, 0), RawInfoAnswer::Answered);
     // Nothing changed, and root still gets answers.
     expect(&d, "-Ln", &before, "", 0);
 }
