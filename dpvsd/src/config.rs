@@ -62,7 +62,8 @@ fn name(i: &str) -> IResult<&str, &str> {
 }
 
 fn value(i: &str) -> IResult<&str, &str> {
-    alt((delimited(char('"'), map(opt(is_not("\"")), Option::unwrap_or_default), char('"')), name)).parse(i)
+    let bare = take_while1(|c: char| !c.is_whitespace() && c != '#' && c != '"');
+    alt((delimited(char('"'), map(opt(is_not("\"")), Option::unwrap_or_default), char('"')), bare)).parse(i)
 }
 
 fn comment(i: &str) -> IResult<&str, ()> {

@@ -1,14 +1,4 @@
-//! dpvsd: the dpvs-rs daemon.
-//!
-//! Today it is the IPVS control plane: it serves the kernel's IPVS
-//! generic-netlink API on a unix socket, so that unmodified ipvsadm and
-//! keepalived (through ipvs-netlink-shim) configure it, and it persists that
-//! configuration across restarts. The DPDK dataplane comes next.
-
-mod config;
-mod ipvs;
-mod server;
-mod sys;
+//! dpvsd: the dpvs-rs daemon (see the library's documentation).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Config;
+use dpvsd::config::Config;
+use dpvsd::{ipvs, server};
 
 const USAGE: &str = "\
 Usage: dpvsd [--config FILE] [--ipvs-socket PATH] [--state-dir DIR] [--log-level LEVEL]

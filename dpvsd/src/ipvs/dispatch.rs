@@ -193,3 +193,202 @@ impl Host for SysHost {
         std::fs::read_to_string(format!("/sys/class/net/{name}/mtu")).ok()?.trim().parse().ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use ipvs_genl::attr::Attr;
+    use ipvs_genl::consts::{cmd, ctrl};
+    use ipvs_genl::frame::{self, decode_reply, genl_message, Reply};
+    use ipvs_genl::ipvs::{ip_to_raw, FlagsUpdate, ServiceEntry, ServiceKey, ServiceParams, ServiceSpec};
+    use ipvs_genl::Errno;
+
+    use super::super::Ipvs;
+    use super::DPVS_PROC_READ;
+
+    const DO: u16 = 0x005;
+    const DUMP: u16 = 0x305;
+
+    fn ipvs() -> Ipvs {
+        Ipvs::ephemeral(4096)
+    }
+
+    fn req(flags: u16, command: u8, attrs: Vec<Attr>) -> Vec<u8> {
+        genl_message(super::super::DEFAULT_FAMILY_ID, flags, 9, 4242, command, 1, attrs)
+    }
+
+    /// Sends one datagram; returns the answer datagrams.
+    fn talk(ipvs: &mut Ipvs, dg: &[u8], admin: bool) -> Vec<Vec<u8>> {
+        let mut out = VecDeque::new();
+        ipvs.handle_datagram(dg, admin, &mut out);
+        out.into_iter().collect()
+    }
+
+    /// Decodes every message of every datagram, one Vec per datagram.
+    fn decode(dgs: &[Vec<u8>]) -> Vec<Vec<Reply<'_>>> {
+        dgs.iter().map(|d| frame::messages(d).map(|m| decode_reply(&m)).collect()).collect()
+    }
+
+    fn service(addr: &str, port: u16) -> ServiceSpec {
+        let (af, raw) = ip_to_raw(addr.parse().unwrap());
+        ServiceSpec {
+            key: ServiceKey::Tuple { af, protocol: 6, addr: raw, port },
+            params: Some(ServiceParams {
+                sched_name: "rr".into(),
+                pe_name: None,
+                flags: FlagsUpdate { flags: 0, mask: u32::MAX },
+                timeout: 0,
+                netmask: [255; 4],
+            }),
+        }
+    }
+
+    #[test]
+    fn getfamily_reply_and_ack_are_separate_datagrams() {
+        let mut i = ipvs();
+        let dg = ipvs_genl::ctrl::getfamily_request("IPVS", 3, 77);
+        let out = talk(&mut i, &dg, false);
+        assert_eq!(out.len(), 2);
+        let m = frame::messages(&out[0]).next().unwrap();
+        assert_eq!((m.kind, m.flags, m.seq, m.pid), (ctrl::GENL_ID_CTRL, 0, 3, 77));
+        let Reply::Genl { cmd, attrs, .. } = decode_reply(&m) else { panic!("not a genl reply") };
+        assert_eq!(cmd, ctrl::CMD_NEWFAMILY);
+        assert_eq!(ipvs_genl::ctrl::family_id(attrs), Some(i.family_id));
+        assert_eq!(out[1].len(), 36);
+        assert_eq!(decode(&out[1..]), vec![vec![Reply::Ack]]);
+    }
+
+    #[test]
+    fn unknown_family_name_is_enoent() {
+        let mut i = ipvs();
+        let out = talk(&mut i, &ipvs_genl::ctrl::getfamily_request("nl80211", 1, 1), true);
+        assert_eq!(decode(&out), vec![vec![Reply::Error(Errno::ENOENT)]]);
+    }
+
+    #[test]
+    fn do_without_reply_gets_only_the_ack_and_dump_ends_with_done_without_ack() {
+        let mut i = ipvs();
+        let add = req(DO, cmd::NEW_SERVICE, vec![service("10.0.0.1", 80).to_attr()]);
+        assert_eq!(decode(&talk(&mut i, &add, true)), vec![vec![Reply::Ack]]);
+        let out = talk(&mut i, &req(DUMP, cmd::GET_SERVICE, vec![]), true);
+        let replies = decode(&out);
+        assert_eq!(replies.len(), 2, "entries, then DONE alone");
+        assert_eq!(replies[1], vec![Reply::Done]);
+        let Reply::Genl { flags, cmd, attrs } = &replies[0][0] else { panic!("entry expected") };
+        assert_eq!((*flags, *cmd), (frame::NLM_F_MULTI, cmd::NEW_SERVICE));
+        let nest = &attrs[4..];
+        assert_eq!(ServiceEntry::parse(nest).unwrap().sched_name, "rr");
+    }
+
+    #[test]
+    fn errors_come_alone_and_echo_the_request() {
+        let mut i = ipvs();
+        let del = req(DO, cmd::DEL_SERVICE, vec![service("10.0.0.9", 80).to_attr()]);
+        let out = talk(&mut i, &del, true);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].len(), 20 + del.len());
+        assert_eq!(&out[0][20..], &del[..]);
+        assert_eq!(decode(&out), vec![vec![Reply::Error(Errno::ESRCH)]]);
+    }
+
+    #[test]
+    fn non_admin_gets_eperm_even_for_gets_but_may_resolve_the_family() {
+        let mut i = ipvs();
+        for (flags, command) in [(DO, cmd::GET_INFO), (DUMP, cmd::GET_SERVICE), (DO, cmd::FLUSH)] {
+            let out = talk(&mut i, &req(flags, command, vec![]), false);
+            assert_eq!(decode(&out), vec![vec![Reply::Error(Errno::EPERM)]], "cmd {command}");
+        }
+        let add = req(DO, cmd::NEW_SERVICE, vec![service("10.0.0.1", 80).to_attr()]);
+        talk(&mut i, &add, false);
+        assert!(i.state.services.is_empty());
+    }
+
+    #[test]
+    fn command_kind_errors() {
+        let mut i = ipvs();
+        let cases = [
+            (DO, 99u8, Errno::EOPNOTSUPP),
+            (DO, cmd::SET_INFO, Errno::EOPNOTSUPP),
+            (DO, cmd::GET_DEST, Errno::EOPNOTSUPP),
+            (DUMP, cmd::GET_INFO, Errno::EOPNOTSUPP),
+            (DO, cmd::NEW_SERVICE, Errno::EINVAL),
+        ];
+        for (flags, command, want) in cases {
+            let out = talk(&mut i, &req(flags, command, vec![]), true);
+            assert_eq!(decode(&out), vec![vec![Reply::Error(want)]], "cmd {command}");
+        }
+        let mut short = req(DO, cmd::GET_INFO, vec![]);
+        short.truncate(18);
+        short[..4].copy_from_slice(&18u32.to_ne_bytes());
+        assert_eq!(decode(&talk(&mut i, &short, true)), vec![vec![Reply::Error(Errno::EINVAL)]]);
+        let other = genl_message(0x77, DO, 1, 1, 1, 1, vec![]);
+        assert_eq!(decode(&talk(&mut i, &other, true)), vec![vec![Reply::Error(Errno::ENOENT)]]);
+    }
+
+    #[test]
+    fn several_messages_in_one_datagram_are_all_answered() {
+        let mut i = ipvs();
+        let mut dg = req(DO, cmd::NEW_SERVICE, vec![service("10.0.0.1", 80).to_attr()]);
+        dg.extend(req(DO, cmd::NEW_SERVICE, vec![service("10.0.0.1", 80).to_attr()]));
+        let out = talk(&mut i, &dg, true);
+        assert_eq!(decode(&out), vec![vec![Reply::Ack], vec![Reply::Error(Errno::EEXIST)]]);
+    }
+
+    #[test]
+    fn get_info_and_config_replies() {
+        let mut i = ipvs();
+        let out = talk(&mut i, &req(DO, cmd::GET_INFO, vec![]), true);
+        assert_eq!(out.len(), 2);
+        let m = frame::messages(&out[0]).next().unwrap();
+        assert_eq!(m.genl().unwrap().cmd, cmd::SET_INFO);
+        assert_eq!(&m.genl().unwrap().attrs[4..8], &0x0001_0201u32.to_ne_bytes());
+        let out = talk(&mut i, &req(DO, cmd::GET_CONFIG, vec![]), true);
+        let m = frame::messages(&out[0]).next().unwrap();
+        assert_eq!(m.genl().unwrap().cmd, cmd::SET_CONFIG);
+        assert_eq!(m.genl().unwrap().attrs.len(), 24);
+    }
+
+    #[test]
+    fn proc_read_streams_chunks_then_done() {
+        let mut i = ipvs();
+        let mut dg = Vec::new();
+        dg.extend_from_slice(&28u32.to_ne_bytes());
+        dg.extend_from_slice(&DPVS_PROC_READ.to_ne_bytes());
+        dg.extend_from_slice(&1u16.to_ne_bytes());
+        dg.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        dg.extend_from_slice(b"ip_vs_conn\0\0");
+        let out = talk(&mut i, &dg, false);
+        assert_eq!(out.len(), 2);
+        let m = frame::messages(&out[0]).next().unwrap();
+        assert!(m.payload().starts_with(b"Pro FromIP   FPrt ToIP"));
+        assert_eq!(decode(&out[1..]), vec![vec![Reply::Done]]);
+    }
+
+    proptest::proptest! {
+        /// Garbage never panics, and what a refused request carries never
+        /// changes the state.
+        #[test]
+        fn garbage_is_answered_and_changes_nothing(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            command in 0u8..20,
+            flags in proptest::sample::select(vec![0u16, 1, 5, 0x305]),
+        ) {
+            let mut i = ipvs();
+            let seed = req(DO, cmd::NEW_SERVICE, vec![service("10.0.0.1", 80).to_attr()]);
+            talk(&mut i, &seed, true);
+            let before = i.state.clone();
+            let mut dg = genl_message(i.family_id, flags, 1, 1, command, 1, vec![]);
+            dg.extend_from_slice(&body);
+            let len = dg.len() as u32;
+            dg[..4].copy_from_slice(&len.to_ne_bytes());
+            let out = talk(&mut i, &dg, true);
+            let refused = out.iter().any(|d| frame::messages(d).any(|m| matches!(decode_reply(&m), Reply::Error(_))));
+            if refused {
+                proptest::prop_assert_eq!(&i.state, &before);
+            }
+            // And raw garbage, framed or not.
+            talk(&mut i, &body, true);
+        }
+    }
+}

@@ -533,7 +533,10 @@ mod tests {
             let d = dest(bad, 80, 1);
             assert_eq!(run(&mut st, cmd::NEW_DEST, vec![s.to_attr(), d.to_attr()]), Err(Errno::EINVAL), "{bad}");
         }
-        let v6 = dest("2001:db8::5", 80, 1);
+        // ipvsadm names the dest's family; without it the kernel would read
+        // the address as IPv4.
+        let mut v6 = dest("2001:db8::5", 80, 1);
+        v6.af = AF_INET6;
         assert_eq!(run(&mut st, cmd::NEW_DEST, vec![s.to_attr(), v6.to_attr()]), Err(Errno::EINVAL));
         assert_eq!(st.dest_count(), 2);
     }

@@ -1,0 +1,13 @@
+//! dpvsd, the dpvs-rs daemon, as a library: the binary in `main.rs` wires
+//! these pieces together; fuzz targets, benchmarks and tests drive them
+//! directly.
+//!
+//! Today dpvsd is the IPVS control plane: it serves the kernel's IPVS
+//! generic-netlink API on a unix socket, so that unmodified ipvsadm and
+//! keepalived (through ipvs-netlink-shim) configure it, and it persists that
+//! configuration across restarts. The DPDK dataplane comes next.
+
+pub mod config;
+pub mod ipvs;
+pub mod server;
+mod sys;
