@@ -725,6 +725,26 @@ pub fn line_diff(expected: &str, got: &str) -> String {
     r
 }
 
+/// `s` without ANSI colour sequences (ESC '[' ... final byte), for readable reports.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Runs every case against its own fresh dpvsd and fails once at the end with every mismatch.
 pub fn run_cases(cases: &[Case]) {
     if skip() {
@@ -748,7 +768,7 @@ pub fn run_cases(cases: &[Case]) {
                 Err(hang) => Some(format!("  {hang}\n")),
             };
             if let Some(report) = report {
-                let log = dpvsd.stderr_log();
+                let log = strip_ansi(&dpvsd.stderr_log());
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
                 let mut msg = format!("{what}\n{report}");
                 if !tail.is_empty() {

@@ -554,16 +554,25 @@ fn dests() {
             .ok("-A -t 192.0.2.1:80 -s rr")
             .run("-a -t 192.0.2.1:80 -r [2001:db8::10]:80 -m")
             .fails("Different address family is allowed only for tunneling servers\n", 2),
-        Case::new("IPv6 tunnel dest on an IPv4 service")
+        // parse_service: "[addr]" needs ":port" after the bracket; a bare IPv6 address takes
+        // the service port; a tunnel dest's port is forced to the service port anyway.
+        Case::new("IPv6 tunnel dests on an IPv4 service")
             .ok("-A -t 192.0.2.1:80 -s rr")
-            .ok("-a -t 192.0.2.1:80 -r [2001:db8::10] -i")
+            .ok("-a -t 192.0.2.1:80 -r 2001:db8::10 -i")
+            .ok("-a -t 192.0.2.1:80 -r [2001:db8::11]:8080 -i -w 2")
+            .run("-a -t 192.0.2.1:80 -r [2001:db8::12] -i")
+            .fails("illegal real server address[:port] specified\n", 2)
             .run("-Ln")
-            .out(listing!["TCP  192.0.2.1:80 rr", dest("[2001:db8::10]:80", "Tunnel", 1)]),
+            .out(listing![
+                "TCP  192.0.2.1:80 rr",
+                dest("[2001:db8::10]:80", "Tunnel", 1),
+                dest("[2001:db8::11]:80", "Tunnel", 2),
+            ]),
         // ip_vs_genl_set_cmd: mixed family dests are EINVAL while a sync daemon runs.
         Case::new("mixed-family dest refused while a sync daemon runs: EINVAL")
             .ok("-A -t 192.0.2.1:80 -s rr")
             .ok("--start-daemon master --mcast-interface lo")
-            .run("-a -t 192.0.2.1:80 -r [2001:db8::10] -i")
+            .run("-a -t 192.0.2.1:80 -r 2001:db8::10 -i")
             .fails(EINVAL, 255),
         Case::new("illegal real server address")
             .ok("-A -t 192.0.2.1:80 -s rr")
