@@ -472,8 +472,8 @@ mod tests {
         assert_eq!(tci, VlanTci::from_u16(0xa064));
         assert_eq!(&buf[4..], &FRAME[..]);
         // Stripping an untagged frame is refused; short buffers are errors.
-        assert_eq!(vlan_strip(&mut FRAME.clone()), Err(Error::Malformed));
-        assert_eq!(vlan_strip(&mut TAGGED.clone()[..15]), Err(Error::Truncated));
+        assert_eq!(vlan_strip(&mut { FRAME }), Err(Error::Malformed));
+        assert_eq!(vlan_strip(&mut { TAGGED }[..15]), Err(Error::Truncated));
         assert_eq!(vlan_insert(&mut [0u8; 17], VlanTci::default()), Err(Error::BufferTooSmall));
     }
 

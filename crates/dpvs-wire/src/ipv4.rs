@@ -407,7 +407,7 @@ impl Ipv4Repr {
             return Err(Error::BufferTooSmall);
         }
         let total = u16::try_from(HEADER_LEN + self.payload_len).map_err(|_| Error::Malformed)?;
-        if self.frag_offset % 8 != 0 {
+        if self.frag_offset & 7 != 0 {
             return Err(Error::Malformed);
         }
         packet.buffer.as_mut()[field::VER_IHL] = 0x45;

@@ -437,7 +437,7 @@ impl FragmentRepr {
     /// Writes an 8-byte fragment header.
     pub fn emit(&self, buf: &mut [u8]) -> Result<()> {
         let d = buf.get_mut(..FRAGMENT_HEADER_LEN).ok_or(Error::BufferTooSmall)?;
-        if self.offset % 8 != 0 {
+        if self.offset & 7 != 0 {
             return Err(Error::Malformed);
         }
         d[0] = self.next_header.0;
@@ -604,10 +604,8 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(first in any::<u8>(), data in proptest::collection::vec(any::<u8>(), 0..120)) {
             let _ = upper_layer(IpProtocol(first), &data);
-            for h in ExtHeaders::new(IpProtocol(first), &data) {
-                if let Ok(h) = h {
-                    let _ = h.fragment();
-                }
+            for h in ExtHeaders::new(IpProtocol(first), &data).flatten() {
+                let _ = h.fragment();
             }
             if let Ok(p) = Packet::new_checked(&data[..]) {
                 let _ = (p.version(), p.traffic_class(), p.flow_label(), p.src_addr(), p.dst_addr());
