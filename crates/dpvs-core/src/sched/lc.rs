@@ -22,8 +22,9 @@ impl Lc {
                 continue;
             }
             let doh = counters_of(counters, i).overhead();
-            if least.map_or(true, |(_, loh)| doh < loh) {
-                least = Some((i, doh));
+            match least {
+                Some((_, loh)) if doh >= loh => {}
+                _ => least = Some((i, doh)),
             }
         }
         least.map(|(i, _)| i)

@@ -513,6 +513,10 @@ impl SchedState {
             *self = new.new_state(params);
             return;
         }
+        if !dests_changed(old_dests, new_dests) {
+            // the kernel's hooks run only when a dest is added, deleted or edited
+            return;
+        }
         match (new, self) {
             (Scheduler::Rr(_), SchedState::Rr(st)) => st.on_update(old_dests, new_dests),
             (Scheduler::Wrr(w), SchedState::Wrr(st)) => w.on_update(st),
@@ -532,6 +536,18 @@ impl SchedState {
             _ => {}
         }
     }
+}
+
+/// Whether the dest list changed in a way the kernel's `add_dest`/`del_dest`/`upd_dest` hooks
+/// would see (membership, order, weights); overload flags are not such a change.
+fn dests_changed(old: &[Dest], new: &[Dest]) -> bool {
+    old.len() != new.len()
+        || old.iter().zip(new).any(|(a, b)| {
+            a.key() != b.key()
+                || a.weight != b.weight
+                || a.last_weight != b.last_weight
+                || a.is_available() != b.is_available()
+        })
 }
 
 /// How often [`SchedState::expire`] should run (`CHECK_EXPIRE_INTERVAL`, 60 s).
@@ -664,6 +680,61 @@ mod tests {
         let mut st = SchedState::Stateless;
         assert_eq!(s.pick(&mut st, &d, &[], &any_input()), Some(0));
         assert!(matches!(st, SchedState::Rr(_)));
+    }
+
+    #[test]
+    fn unchanged_snapshot_keeps_wrr_position() {
+        let d = dests(&[3, 1]);
+        let s = Scheduler::new("wrr", &d, &SchedConfig::default()).unwrap();
+        let p = StateParams::default();
+        let mut st = s.new_state(&p);
+        let c = counters(&[(0, 0), (0, 0)]);
+        let picks: Vec<_> = (0..2).map(|_| s.pick(&mut st, &d, &c, &any_input()).unwrap()).collect();
+        assert_eq!(picks, [0, 0]);
+        // another service changed: same dests, the worker's position survives
+        st.on_update(&s, &d, &d, &p);
+        assert_eq!(s.pick(&mut st, &d, &c, &any_input()), Some(0));
+        assert_eq!(s.pick(&mut st, &d, &c, &any_input()), Some(1));
+        // an edited weight restarts from the list head, as ip_vs_wrr_dest_changed does
+        let mut d2 = d.clone();
+        d2[1].weight = 3;
+        let s2 = Scheduler::new("wrr", &d2, &SchedConfig::default()).unwrap();
+        st.on_update(&s2, &d, &d2, &p);
+        let picks: Vec<_> = (0..4).map(|_| s2.pick(&mut st, &d2, &c, &any_input()).unwrap()).collect();
+        assert_eq!(picks, [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn scheduler_change_replaces_the_state() {
+        let d = dests(&[1, 1]);
+        let rr = Scheduler::new("rr", &d, &SchedConfig::default()).unwrap();
+        let lblc = Scheduler::new("lblc", &d, &SchedConfig::default()).unwrap();
+        let p = StateParams::default();
+        let mut st = rr.new_state(&p);
+        st.on_update(&lblc, &d, &d, &p);
+        assert!(matches!(st, SchedState::Lblc(_)));
+    }
+
+    #[test]
+    fn wlc_recorded_sequence_with_churn() {
+        // weights 1, 2, 3; each pick opens an active connection, every third pick closes one
+        // on dest 2
+        let d = dests(&[1, 2, 3]);
+        let s = Scheduler::new("wlc", &d, &SchedConfig::default()).unwrap();
+        let mut st = s.new_state(&StateParams::default());
+        let mut c = counters(&[(0, 0), (0, 0), (0, 0)]);
+        let mut got = vec![];
+        for k in 0..9 {
+            let i = s.pick(&mut st, &d, &c, &any_input()).unwrap();
+            c[i].active += 1;
+            if k % 3 == 2 && c[2].active > 0 {
+                c[2].active -= 1;
+            }
+            got.push(i);
+        }
+        // worked by hand: loads active*256/weight, ties keep the earlier dest
+        // k4: B 256/2 vs C 256/3 -> C; k5: B 256/2 beats C 512/3; k8: A 256/1 ties C 768/3 -> A
+        assert_eq!(got, [0, 1, 2, 2, 2, 1, 2, 2, 0]);
     }
 
     #[test]
