@@ -324,7 +324,7 @@ pub enum Icmpv4Repr<'a> {
     },
     /// Destination unreachable.
     DstUnreachable {
-        /// Code (see [`unreachable`]).
+        /// Code (see [`unreachable`](mod@unreachable)).
         code: u8,
         /// Next-hop MTU (RFC 1191; zero unless the code is `FRAG_NEEDED`).
         next_hop_mtu: u16,

@@ -322,7 +322,7 @@ pub enum Icmpv6Repr<'a> {
     },
     /// Destination unreachable.
     DstUnreachable {
-        /// Code (see [`unreachable`]).
+        /// Code (see [`unreachable`](mod@unreachable)).
         code: u8,
         /// The quoted packet.
         quote: &'a [u8],

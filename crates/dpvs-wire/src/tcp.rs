@@ -144,7 +144,7 @@ pub enum TcpOption<'a> {
     WindowScale(u8),
     /// SACK permitted.
     SackPermitted,
-    /// 1 to 4 SACK blocks `(left, right)`; unused slots are `None`.
+    /// 1 to 4 SACK blocks `(left, right)`; unused slots are `None` and come last.
     SackRange([Option<(u32, u32)>; 4]),
     /// Timestamps.
     Timestamp {
@@ -218,7 +218,12 @@ impl<'a> TcpOption<'a> {
     /// Writes the option to the start of `buf` and returns the rest.
     pub fn emit<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8]> {
         let len = self.buffer_len();
-        if len > 255 {
+        let invalid = match self {
+            TcpOption::SackRange(_) => len == 2,
+            TcpOption::Unknown { kind: k, .. } => *k <= kind::NOP,
+            _ => false,
+        };
+        if len > 255 || invalid {
             return Err(Error::Malformed);
         }
         if buf.len() < len {
@@ -969,6 +974,8 @@ mod tests {
         assert!(o.emit(&mut out).unwrap().is_empty());
         assert_eq!(out, sack);
         assert_eq!(TcpOption::Unknown { kind: 30, data: &[1, 2] }.emit(&mut [0u8; 3]), Err(Error::BufferTooSmall));
+        assert_eq!(TcpOption::SackRange([None; 4]).emit(&mut [0u8; 8]), Err(Error::Malformed));
+        assert_eq!(TcpOption::Unknown { kind: 1, data: &[] }.emit(&mut [0u8; 8]), Err(Error::Malformed));
     }
 
     #[test]
