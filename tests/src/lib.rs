@@ -951,3 +951,63 @@ pub mod text {
         mtu.clamp(1500, 65535) - 28
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hang_is_killed_and_reported() {
+        let start = Instant::now();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let err = run_with_timeout(cmd, None, Duration::from_millis(200)).unwrap_err();
+        assert!(err.starts_with("HANG"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn input_output_and_status_are_captured() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "cat; echo oops >&2; exit 3"]);
+        let out = run_with_timeout(cmd, Some(b"hello\n"), COMMAND_TIMEOUT).unwrap();
+        assert_eq!(out.stdout, b"hello\n");
+        assert_eq!(out.stderr, b"oops\n");
+        assert_eq!(exit_code(&out.status), 3);
+    }
+
+    #[test]
+    fn a_mismatch_is_reported_with_visible_trailing_spaces() {
+        let step = Step {
+            args: "-Ln".into(),
+            input: None,
+            stdout: "a \nb\n".into(),
+            stderr: String::new(),
+            status: 0,
+        };
+        let out = Output {
+            status: ExitStatus::from_raw(0),
+            stdout: b"a\nb\n".to_vec(),
+            stderr: Vec::new(),
+        };
+        let report = check_step(&step, &out).expect("a mismatch");
+        assert!(report.contains("- \"a \\n\"") && report.contains("+ \"a\\n\""), "{report}");
+        let same = Output { stdout: b"a \nb\n".to_vec(), ..out };
+        assert!(check_step(&step, &same).is_none());
+    }
+
+    #[test]
+    fn strip_ansi_removes_colours() {
+        assert_eq!(strip_ansi("\u{1b}[2mtime\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m x"), "time  INFO x");
+    }
+
+    #[test]
+    fn expected_text_helpers_follow_the_printf_widths() {
+        assert_eq!(
+            text::dest("198.51.100.10:8080", "Masq", 2),
+            "  -> 198.51.100.10:8080           Masq    2      0          0         "
+        );
+        assert_eq!(text::svc_zero_counters("TCP  192.0.2.1:80").len(), 33 + 5 * 9);
+        assert_eq!(text::backup_default_maxlen("no-such-interface-here"), 65535 - 28);
+    }
+}

@@ -109,6 +109,19 @@ fn services() {
             .ok("-A -t 192.0.2.1:80 -s rr -M 255.255.0.0")
             .run("-Ln")
             .out(listing!["TCP  192.0.2.1:80 rr"]),
+        // The kernel stores the netmask as given (no contiguity check).
+        Case::new("unusual IPv4 netmasks are stored as given")
+            .ok("-A -t 192.0.2.1:80 -s rr -p -M 0.0.0.0")
+            .ok("-A -t 192.0.2.1:81 -s rr -p -M 255.0.255.0")
+            .run("-Ln")
+            .out(listing![
+                "TCP  192.0.2.1:80 rr persistent 360 mask 0.0.0.0",
+                "TCP  192.0.2.1:81 rr persistent 360 mask 255.0.255.0",
+            ]),
+        Case::new("persistence timeout of 31 days")
+            .ok("-A -t 192.0.2.1:80 -s rr -p 2678400")
+            .run("-Ln")
+            .out(listing!["TCP  192.0.2.1:80 rr persistent 2678400"]),
         Case::new("IPv6 persistent with a prefix length")
             .ok("-A -t [2001:db8::1]:443 -s rr -p 120 -M 64")
             .run("-Ln")
@@ -120,6 +133,9 @@ fn services() {
             .run("-A -t 192.0.2.1:80 -p -M 255.255.255.300")
             .fails("illegal virtual server persistent mask specified\n", 2),
         // MAX_TIMEOUT is 86400*31.
+        Case::new("persistence timeout 0")
+            .run("-A -t 192.0.2.1:80 -p 0")
+            .fails("invalid timeout value `0' specified\n", 2),
         Case::new("persistence timeout above 31 days")
             .run("-A -t 192.0.2.1:80 -p 2678401")
             .fails("invalid timeout value `2678401' specified\n", 2),
@@ -192,6 +208,12 @@ fn services() {
             .ok("-E -t 192.0.2.1:80")
             .run("-Ln")
             .out(listing!["TCP  192.0.2.1:80 wlc"]),
+        Case::new("edit service to scheduler none")
+            .ok("-A -t 192.0.2.1:80 -s rr")
+            .ok("-a -t 192.0.2.1:80 -r 198.51.100.10 -m")
+            .ok("-E -t 192.0.2.1:80 -s none")
+            .run("-Ln")
+            .out(listing!["TCP  192.0.2.1:80 none", dest("198.51.100.10:80", "Masq", 1)]),
         Case::new("edit missing service: ESRCH")
             .run("-E -t 192.0.2.1:80 -s rr")
             .fails(NO_SVC, 255),
@@ -574,6 +596,59 @@ fn dests() {
             .ok("--start-daemon master --mcast-interface lo")
             .run("-a -t 192.0.2.1:80 -r 2001:db8::10 -i")
             .fails(EINVAL, 255),
+        Case::new("IPv4 tunnel dest on an IPv6 service")
+            .ok("-A -t [2001:db8::1]:80 -s rr")
+            .ok("-a -t [2001:db8::1]:80 -r 198.51.100.10:8080 -i")
+            .ok("-a -t [2001:db8::1]:80 -r [2001:db8::10]:80 -m")
+            .run("-Ln")
+            .out(listing![
+                "TCP  [2001:db8::1]:80 rr",
+                dest("198.51.100.10:80", "Tunnel", 1),
+                dest("[2001:db8::10]:80", "Masq", 1),
+            ]),
+        // ip_vs_genl_new_daemon: mixed_address_family_dests > 0 -> EINVAL; deleting the
+        // mixed dest (ip_vs_del_dest -> __ip_vs_unlink_dest) lifts it.
+        Case::new("sync daemon refused while mixed-family dests exist: EINVAL")
+            .ok("-A -t 192.0.2.1:80 -s rr")
+            .ok("-a -t 192.0.2.1:80 -r 2001:db8::10 -i")
+            .run("--start-daemon master --mcast-interface lo")
+            .fails(EINVAL, 255)
+            .run("-L --daemon")
+            .ok("-d -t 192.0.2.1:80 -r [2001:db8::10]:80")
+            .ok("--start-daemon master --mcast-interface lo")
+            .run("-L --daemon")
+            .out(daemon("master", "lo", 0, 1472, "224.0.0.81", 8848, 1)),
+        Case::new("IPv6 fwmark service dests")
+            .ok("-A -f 8 -6 -s rr")
+            .ok("-a -f 8 -6 -r 2001:db8::10 -g")
+            .ok("-a -f 8 -6 -r [2001:db8::11]:8080 -m -w 2")
+            .run("-a -f 8 -6 -r 198.51.100.10 -g")
+            .fails("Different address family is allowed only for tunneling servers\n", 2)
+            .run("-a -f 8 -r 198.51.100.10 -g")
+            .fails(SVC_NOT_DEFINED, 255)
+            .run("-Ln")
+            .out(listing![
+                "FWM  8 IPv6 rr",
+                dest("[2001:db8::10]:0", "Route", 1),
+                dest("[2001:db8::11]:8080", "Masq", 2),
+            ]),
+        Case::new("dests of a port-0 persistent service")
+            .ok("-A -t 192.0.2.1 -s rr -p")
+            .ok("-a -t 192.0.2.1 -r 198.51.100.10:8080 -g")
+            .ok("-a -t 192.0.2.1:0 -r 198.51.100.11:8080 -m")
+            .run("-Ln")
+            .out(listing![
+                "TCP  192.0.2.1:0 rr persistent 360",
+                dest("198.51.100.10:0", "Route", 1),
+                dest("198.51.100.11:8080", "Masq", 1),
+            ]),
+        // -e forces the DR port like -a does, so it finds the dest on the service port.
+        Case::new("edit DR dest named with another port")
+            .ok("-A -t 192.0.2.1:80 -s rr")
+            .ok("-a -t 192.0.2.1:80 -r 198.51.100.10 -g")
+            .ok("-e -t 192.0.2.1:80 -r 198.51.100.10:8080 -g -w 4")
+            .run("-Ln")
+            .out(listing!["TCP  192.0.2.1:80 rr", dest("198.51.100.10:80", "Route", 4)]),
         Case::new("illegal real server address")
             .ok("-A -t 192.0.2.1:80 -s rr")
             .run("-a -t 192.0.2.1:80 -r 198.51.100.300")
@@ -693,6 +768,12 @@ fn list_formats() {
                 ]
             )),
         // list_service: title and the one service, no version line.
+        // --sort is accepted as a no-op (sorting is the default).
+        Case::new("--sort")
+            .ok("-A -t 192.0.2.1:81 -s rr")
+            .ok("-A -t 192.0.2.1:80 -s rr")
+            .run("-L -n --sort")
+            .out(listing!["TCP  192.0.2.1:80 rr", "TCP  192.0.2.1:81 rr"]),
         Case::new("-L of one service")
             .ok("-A -t 192.0.2.1:80 -s rr")
             .ok("-A -t 192.0.2.1:81 -s wrr")
@@ -835,7 +916,39 @@ fn sync_daemons() {
     // clamped to [1 (master) or 1024 (backup), 65535 - headers]; headers 28 (IPv4), 48 (IPv6).
     let bmax = backup_default_maxlen("lo");
     let group = "224.0.0.81";
+    // ipvsadm's default interface is DEF_MCAST_IFN, "eth0": whatever this machine has.
+    let eth0 = if std::path::Path::new("/sys/class/net/eth0").exists() {
+        Case::new("default interface eth0")
+            .ok("--start-daemon master")
+            .ok("--start-daemon backup --syncid 1")
+            .run("-L --daemon")
+            .out(format!(
+                "{}{}",
+                daemon("master", "eth0", 0, 1472, group, 8848, 1),
+                daemon("backup", "eth0", 1, backup_default_maxlen("eth0"), group, 8848, 1)
+            ))
+    } else {
+        Case::new("default interface eth0 (absent here): ENODEV")
+            .run("--start-daemon master")
+            .fails(ENODEV, 255)
+    };
     run_cases(&[
+        eth0,
+        Case::new("IPv6 group: 48 bytes of headers, maxlen clamped to 65535 - 48")
+            .ok("--start-daemon backup --mcast-interface lo --mcast-group ff15::81")
+            .ok("--start-daemon master --mcast-interface lo --mcast-group ff15::82 --sync-maxlen 65507")
+            .run("-L --daemon")
+            .out(format!(
+                "{}{}",
+                daemon("master", "lo", 0, 65487, "ff15::82", 8848, 1),
+                daemon("backup", "lo", 0, bmax - 20, "ff15::81", 8848, 1)
+            )),
+        Case::new("stop and start again with other settings")
+            .ok("--start-daemon master --mcast-interface lo --syncid 1")
+            .ok("--stop-daemon master")
+            .ok("--start-daemon master --mcast-interface lo --syncid 2 --mcast-ttl 5")
+            .run("-L --daemon")
+            .out(daemon("master", "lo", 2, 1472, group, 8848, 5)),
         Case::new("master")
             .ok("--start-daemon master --mcast-interface lo")
             .run("-L --daemon")
@@ -953,6 +1066,11 @@ fn flush_and_zero() {
             .ok("-A -f 7 -s rr")
             .ok("-Z -t 192.0.2.1:80")
             .ok("-Z -f 7"),
+        Case::new("-Z of an IPv6 fwmark service")
+            .ok("-A -f 8 -6 -s rr")
+            .ok("-Z -f 8 -6")
+            .run("-Z -f 8")
+            .fails(NO_SVC, 255),
         Case::new("-Z of a missing service: ESRCH")
             .ok("-A -t 192.0.2.1:80 -s rr")
             .run("-Z -t 192.0.2.9:80")
@@ -1166,4 +1284,75 @@ fn usage_errors() {
             .run("-A -f abc")
             .fails("invalid fwmark value `abc' specified\n", 2),
     ]);
+}
+
+/// A table larger than one netlink datagram: 300 services (restored in one -R), dests on some;
+/// -Ln and -S -n must list all of it, sorted.
+#[test]
+fn large_table() {
+    let mut input = String::new();
+    let mut listed = Vec::new();
+    let mut saved = String::new();
+    // Added in reverse port order, so that only ipvsadm's sort puts them in order.
+    for port in (1000..1300).rev() {
+        input.push_str(&format!("-A -t 192.0.2.1:{port} -s wrr -p 120\n"));
+    }
+    for port in 1000..1010 {
+        for host in [12, 11, 10] {
+            input.push_str(&format!("-a -t 192.0.2.1:{port} -r 198.51.100.{host}:{port} -m -w {host}\n"));
+        }
+    }
+    for port in 1000..1300 {
+        listed.push(format!("TCP  192.0.2.1:{port} wrr persistent 120"));
+        saved.push_str(&format!("-A -t 192.0.2.1:{port} -s wrr -p 120\n"));
+        if port < 1010 {
+            for host in [10, 11, 12] {
+                listed.push(dest(&format!("198.51.100.{host}:{port}"), "Masq", host));
+                saved.push_str(&format!("-a -t 192.0.2.1:{port} -r 198.51.100.{host}:{port} -m -w {host}\n"));
+            }
+        }
+    }
+    run_cases(&[Case::new("300 services, 30 dests")
+        .run("-R")
+        .input(input)
+        .run("-Ln")
+        .out(text::listing(&listed))
+        .run("-S -n")
+        .out(saved)]);
+}
+
+/// Several ipvsadm processes at once: each gets its own answers, nothing is lost.
+#[test]
+fn concurrent_clients() {
+    if skip() {
+        return;
+    }
+    let d = Dpvsd::start();
+    std::thread::scope(|s| {
+        for worker in 0..6u16 {
+            let d = &d;
+            s.spawn(move || {
+                for i in 0..15u16 {
+                    let port = (2000 + worker * 100 + i).to_string();
+                    let svc = format!("192.0.2.1:{port}");
+                    let out = d.ipvsadm(&["-A", "-t", &svc, "-s", "rr"]);
+                    assert!(out.status.success(), "-A {svc}: {out:?}");
+                    let out = d.ipvsadm(&["-a", "-t", &svc, "-r", "198.51.100.10", "-m"]);
+                    assert!(out.status.success(), "-a {svc}: {out:?}");
+                    let out = d.ipvsadm(&["-Ln"]);
+                    assert!(out.status.success(), "-Ln: {out:?}");
+                }
+            });
+        }
+    });
+    let mut lines = Vec::new();
+    for worker in 0..6u16 {
+        for i in 0..15u16 {
+            let port = 2000 + worker * 100 + i;
+            lines.push(format!("TCP  192.0.2.1:{port} rr"));
+            lines.push(dest(&format!("198.51.100.10:{port}"), "Masq", 1));
+        }
+    }
+    let out = d.ipvsadm(&["-Ln"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), text::listing(&lines));
 }
