@@ -133,6 +133,44 @@ mod tests {
         (0..n).map(|k| IpAddr::V4(Ipv4Addr::from(k.wrapping_mul(2_654_435_761).wrapping_add(0x0100_0000))))
     }
 
+    /// Vectors from DPVS's own libconhash (`src/ipvs/libconhash`, compiled against a stub
+    /// `dpdk.h`) driven like `ip_vs_conhash.c`: dests 10.0.0.1.. port 80, the ring size, its 5
+    /// smallest keys, and the picks for clients 198.51.100.0 + k * 977.
+    #[test]
+    fn matches_dpvs_libconhash() {
+        let cases: [(&[i32], usize, [i64; 5], [usize; 24]); 3] = [
+            (
+                &[1, 1, 1],
+                480,
+                [-9195482943771119905, -9174429591346764374, -9091252986278101608, -9004186104152695216, -8927278888645937377],
+                [0, 0, 0, 2, 0, 2, 0, 0, 0, 0, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0, 1, 2],
+            ),
+            (
+                &[1, 2, 3, 4],
+                1600,
+                [-9212236275677649215, -9211557801121695451, -9206129824510694444, -9195831432174707448, -9195482943771119905],
+                [2, 0, 2, 3, 0, 2, 3, 3, 0, 1, 2, 3, 2, 2, 1, 3, 3, 3, 1, 2, 2, 3, 1, 2],
+            ),
+            (
+                &[4, 0, 6],
+                800,
+                [-9186533898531446826, -9174429591346764374, -9053634870716492455, -9025734711366171102, -9019811843421680912],
+                [2, 0, 2, 2, 0, 2, 0, 0, 0, 2, 2, 2, 0, 2, 0, 0, 0, 2, 0, 2, 2, 2, 2, 2],
+            ),
+        ];
+        for (weights, vnodes, keys, picks) in cases {
+            let d = dests(weights);
+            let c = Conhash::new(&d, &SchedConfig::default()).unwrap();
+            assert_eq!(c.vnodes(), vnodes, "{weights:?}");
+            let smallest: Vec<i64> = c.ring.iter().take(5).map(|e| e.0).collect();
+            assert_eq!(smallest, keys, "{weights:?}");
+            for (k, want) in picks.iter().enumerate() {
+                let a = IpAddr::V4(Ipv4Addr::from(0xc633_6400 + k as u32 * 977));
+                assert_eq!(c.pick(&d, &[], &input(a, 0)), Some(*want), "{weights:?} client {k}");
+            }
+        }
+    }
+
     #[test]
     fn names_and_folds_follow_dpvs() {
         let d = Dest::new(Ipv4Addr::new(192, 168, 1, 1).into(), 80, 1);

@@ -197,6 +197,56 @@ mod tests {
         c
     }
 
+    /// Vectors from a C transcription of the kernel's `ip_vs_mh.c` and `lib/siphash.c`
+    /// (64-bit `hsiphash`), built with the kernel's own list walking: dests 10.0.0.1.. port 80,
+    /// the first 40 table entries, the entry counts, picks for clients 198.51.100.0 + k * 977,
+    /// and with dest 0 quiesced, `mh-port | mh-fallback` picks with client port 1000 + k.
+    #[test]
+    fn matches_the_kernel_algorithm() {
+        let cases: [(&[i32], [i32; 40], &[usize], [i32; 16], [i32; 16]); 3] = [
+            (
+                &[1, 1, 1, 1, 1],
+                [0, 1, 1, 3, 2, 0, 1, 2, 2, 0, 0, 1, 3, 0, 0, 3, 1, 3, 0, 0, 2, 3, 2, 2, 3, 4, 1, 0, 0, 4, 3, 1, 0, 2, 2, 1, 2, 0, 2, 3],
+                &[819, 819, 819, 818, 818],
+                [2, 4, 4, 2, 4, 3, 2, 3, 1, 4, 3, 4, 1, 2, 2, 1],
+                [3, 1, 4, 1, 3, 4, 3, 4, 3, 1, 3, 1, 4, 3, 1, 2],
+            ),
+            (
+                &[3, 1, 2, 0, 5],
+                [0, 0, 2, 2, 0, 0, 1, 2, 2, 0, 0, 1, 4, 0, 0, 4, 1, 4, 0, 0, 2, 2, 2, 2, 4, 4, 4, 0, 0, 4, 4, 4, 0, 4, 4, 1, 2, 0, 2, 4],
+                &[1117, 372, 744, 0, 1860],
+                [2, 4, 4, 2, 4, 4, 2, 2, 1, 4, 4, 4, 4, 2, 4, 4],
+                [4, 4, 4, 1, 4, 4, 4, 4, 4, 4, 1, 4, 4, 2, 1, 2],
+            ),
+            (
+                &[1000, 1, 7],
+                [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+                &[3967, 63, 63],
+                [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                [2, 2, 2, 1, 1, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2],
+            ),
+        ];
+        for (weights, table, cnt, picks, fallback) in cases {
+            let mut d = dests(weights);
+            let mh = Mh::new(&d, &cfg(0)).unwrap();
+            for (e, want) in table.iter().enumerate() {
+                assert_eq!(mh.entry(e).map_or(-1, |i| i as i32), *want, "{weights:?} entry {e}");
+            }
+            assert_eq!(counts(&mh, weights.len()), cnt, "{weights:?}");
+            let client = |k: u32| IpAddr::V4(Ipv4Addr::from(0xc633_6400 + k * 977));
+            for (k, want) in picks.iter().enumerate() {
+                let got = mh.entry(mh.slot(client(k as u32), 0)).map_or(-1, |i| i as i32);
+                assert_eq!(got, *want, "{weights:?} client {k}");
+            }
+            let fb = Mh::new(&d, &cfg(IP_VS_SVC_F_SCHED_MH_PORT | IP_VS_SVC_F_SCHED_MH_FALLBACK)).unwrap();
+            d[0].weight = 0;
+            for (k, want) in fallback.iter().enumerate() {
+                let got = fb.pick(&d, &[], &input(client(k as u32), 1000 + k as u16)).map_or(-1, |i| i as i32);
+                assert_eq!(got, *want, "{weights:?} fallback client {k}");
+            }
+        }
+    }
+
     #[test]
     fn table_is_full_and_even_for_equal_weights() {
         let d = dests(&[1; 7]);
