@@ -10,10 +10,20 @@ use dpvs_core::{Dest, DestCounters, SchedConfig, Scheduler, StateParams};
 
 fn dests(n: usize) -> (Vec<Dest>, Vec<DestCounters>) {
     let d = (0..n)
-        .map(|i| Dest::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i as u32 + 1)), 80, 1 + (i % 5) as i32))
+        .map(|i| {
+            Dest::new(
+                IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i as u32 + 1)),
+                80,
+                1 + (i % 5) as i32,
+            )
+        })
         .collect();
     let c = (0..n)
-        .map(|i| DestCounters { active: (i * 37 % 101) as u32, inactive: (i * 11 % 13) as u32, ..Default::default() })
+        .map(|i| DestCounters {
+            active: (i * 37 % 101) as u32,
+            inactive: (i * 11 % 13) as u32,
+            ..Default::default()
+        })
         .collect();
     (d, c)
 }

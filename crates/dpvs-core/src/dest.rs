@@ -80,7 +80,13 @@ pub struct Dest {
 impl Dest {
     /// A dest that is available, not overloaded, with `last_weight == weight`.
     pub fn new(addr: IpAddr, port: u16, weight: i32) -> Self {
-        Dest { addr, port, weight, last_weight: weight, flags: DestFlags::AVAILABLE }
+        Dest {
+            addr,
+            port,
+            weight,
+            last_weight: weight,
+            flags: DestFlags::AVAILABLE,
+        }
     }
 
     /// Whether the dest is in the service's list (not in the trash).
@@ -217,7 +223,11 @@ mod tests {
 
     #[test]
     fn overhead_weighs_active_256() {
-        let c = DestCounters { active: 2, inactive: 5, ..Default::default() };
+        let c = DestCounters {
+            active: 2,
+            inactive: 5,
+            ..Default::default()
+        };
         assert_eq!(c.overhead(), 517);
     }
 

@@ -16,4 +16,6 @@ pub mod dest;
 pub mod sched;
 
 pub use dest::{Dest, DestCounters, DestFlags, Thresholds};
-pub use sched::{SchedConfig, SchedError, SchedInput, SchedKind, SchedState, Scheduler, StateParams};
+pub use sched::{
+    SchedConfig, SchedError, SchedInput, SchedKind, SchedState, Scheduler, StateParams,
+};

@@ -49,7 +49,11 @@ impl<V: Copy + Default> AddrTable<V> {
                 addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 value: V::default(),
                 lastuse: Duration::ZERO,
-                next: if i + 1 < capacity { (i + 1) as u32 } else { NIL },
+                next: if i + 1 < capacity {
+                    (i + 1) as u32
+                } else {
+                    NIL
+                },
             })
             .collect();
         AddrTable {
@@ -109,7 +113,12 @@ impl<V: Copy + Default> AddrTable<V> {
         let b = Self::bucket(addr);
         let en = &mut self.slab[e as usize];
         self.free = en.next;
-        *en = Entry { addr, value, lastuse: now, next: self.buckets[b] };
+        *en = Entry {
+            addr,
+            value,
+            lastuse: now,
+            next: self.buckets[b],
+        };
         self.buckets[b] = e;
         self.entries += 1;
         Some(e)
@@ -140,7 +149,12 @@ impl<V: Copy + Default> AddrTable<V> {
     }
 
     /// Removes every entry of bucket `b` for which `stale` holds; returns how many.
-    fn sweep_bucket(&mut self, b: usize, stale: impl Fn(&Entry<V>) -> bool, on_remove: &mut impl FnMut(V)) -> usize {
+    fn sweep_bucket(
+        &mut self,
+        b: usize,
+        stale: impl Fn(&Entry<V>) -> bool,
+        on_remove: &mut impl FnMut(V),
+    ) -> usize {
         let mut removed = 0;
         let mut e = self.buckets[b];
         while e != NIL {
@@ -156,7 +170,12 @@ impl<V: Copy + Default> AddrTable<V> {
     }
 
     /// `ip_vs_lblc_check_expire`, run every 60 seconds.
-    pub(crate) fn check_expire(&mut self, now: Duration, expiration: Duration, mut on_remove: impl FnMut(V)) {
+    pub(crate) fn check_expire(
+        &mut self,
+        now: Duration,
+        expiration: Duration,
+        mut on_remove: impl FnMut(V),
+    ) {
         if self.counter % COUNT_FOR_FULL_EXPIRATION == 0 {
             // full check: drop what has not been used for `expiration`
             let mut j = self.rover;
@@ -176,7 +195,8 @@ impl<V: Copy + Default> AddrTable<V> {
         let mut j = self.rover;
         for _ in 0..TAB_SIZE {
             j = (j + 1) & TAB_MASK;
-            goal -= self.sweep_bucket(j, |en| now >= en.lastuse + ENTRY_TIMEOUT, &mut on_remove) as i64;
+            goal -=
+                self.sweep_bucket(j, |en| now >= en.lastuse + ENTRY_TIMEOUT, &mut on_remove) as i64;
             if goal <= 0 {
                 break;
             }
@@ -185,7 +205,11 @@ impl<V: Copy + Default> AddrTable<V> {
     }
 
     /// Visits every entry; `f` returns `false` to remove it.
-    pub(crate) fn retain(&mut self, mut f: impl FnMut(&mut Entry<V>) -> bool, mut on_remove: impl FnMut(V)) {
+    pub(crate) fn retain(
+        &mut self,
+        mut f: impl FnMut(&mut Entry<V>) -> bool,
+        mut on_remove: impl FnMut(V),
+    ) {
         for b in 0..TAB_SIZE {
             let mut e = self.buckets[b];
             while e != NIL {
@@ -204,7 +228,10 @@ impl<V: Copy + Default> AddrTable<V> {
 /// when nothing changed.
 pub(crate) fn reindex(old: &[crate::dest::Dest], new: &[crate::dest::Dest]) -> Option<Vec<u32>> {
     let same = old.len() == new.len()
-        && old.iter().zip(new).all(|(a, b)| a.key() == b.key() && a.is_available() == b.is_available());
+        && old
+            .iter()
+            .zip(new)
+            .all(|(a, b)| a.key() == b.key() && a.is_available() == b.is_available());
     if same {
         return None;
     }
@@ -270,7 +297,11 @@ mod tests {
         for i in 0..30 {
             t.insert(a(i), i, Duration::ZERO).unwrap();
         }
-        t.check_expire(Duration::from_secs(360), Duration::from_secs(86_400), |_| {});
+        t.check_expire(
+            Duration::from_secs(360),
+            Duration::from_secs(86_400),
+            |_| {},
+        );
         // goal (30 - 20) * 4 / 3 = 13, capped at 10; whole buckets are swept
         assert!(t.len() <= 20, "{}", t.len());
     }

@@ -51,7 +51,9 @@ fn sip_fold(addr: IpAddr) -> u32 {
         IpAddr::V4(a) => u32::from_le_bytes(a.octets()),
         IpAddr::V6(a) => {
             let o = a.octets();
-            (0..4).fold(0, |acc, k| acc ^ u32::from_le_bytes([o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]]))
+            (0..4).fold(0, |acc, k| {
+                acc ^ u32::from_le_bytes([o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]])
+            })
         }
     }
 }
@@ -61,7 +63,11 @@ impl Conhash {
     pub fn new(dests: &[Dest], _config: &SchedConfig) -> Result<Self, SchedError> {
         let mut g = 0u32;
         for d in dests.iter().filter(|d| d.is_available() && d.weight > 0) {
-            g = if g > 0 { gcd(d.weight as u32, g) } else { d.weight as u32 };
+            g = if g > 0 {
+                gcd(d.weight as u32, g)
+            } else {
+                d.weight as u32
+            };
         }
         let g = g.max(1) as u64;
         let total: u64 = dests
@@ -83,7 +89,9 @@ impl Conhash {
         // stable: on equal keys the dest earlier in the list keeps the vnode
         ring.sort_by_key(|e| e.0);
         ring.dedup_by_key(|e| e.0);
-        Ok(Conhash { ring: ring.into_boxed_slice() })
+        Ok(Conhash {
+            ring: ring.into_boxed_slice(),
+        })
     }
 
     /// Number of virtual nodes on the ring.
@@ -111,7 +119,12 @@ impl Conhash {
 
     /// `dp_vs_conhash_schedule` with the source-IP hash target.
     #[inline]
-    pub fn pick(&self, dests: &[Dest], counters: &[DestCounters], input: &SchedInput) -> Option<usize> {
+    pub fn pick(
+        &self,
+        dests: &[Dest],
+        counters: &[DestCounters],
+        input: &SchedInput,
+    ) -> Option<usize> {
         let i = self.lookup(Self::client_key(input.caddr))?;
         let d = dests.get(i)?;
         if d.is_available() && !overloaded(dests, counters, i) && d.weight > 0 {
@@ -130,7 +143,11 @@ mod tests {
 
     fn clients(n: u32) -> impl Iterator<Item = IpAddr> {
         // a multiplicative walk over the address space
-        (0..n).map(|k| IpAddr::V4(Ipv4Addr::from(k.wrapping_mul(2_654_435_761).wrapping_add(0x0100_0000))))
+        (0..n).map(|k| {
+            IpAddr::V4(Ipv4Addr::from(
+                k.wrapping_mul(2_654_435_761).wrapping_add(0x0100_0000),
+            ))
+        })
     }
 
     /// Vectors from DPVS's own libconhash (`src/ipvs/libconhash`, compiled against a stub
@@ -138,24 +155,49 @@ mod tests {
     /// smallest keys, and the picks for clients 198.51.100.0 + k * 977.
     #[test]
     fn matches_dpvs_libconhash() {
-        let cases: [(&[i32], usize, [i64; 5], [usize; 24]); 3] = [
+        type Case = (&'static [i32], usize, [i64; 5], [usize; 24]);
+        let cases: [Case; 3] = [
             (
                 &[1, 1, 1],
                 480,
-                [-9195482943771119905, -9174429591346764374, -9091252986278101608, -9004186104152695216, -8927278888645937377],
-                [0, 0, 0, 2, 0, 2, 0, 0, 0, 0, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0, 1, 2],
+                [
+                    -9195482943771119905,
+                    -9174429591346764374,
+                    -9091252986278101608,
+                    -9004186104152695216,
+                    -8927278888645937377,
+                ],
+                [
+                    0, 0, 0, 2, 0, 2, 0, 0, 0, 0, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0, 1, 2,
+                ],
             ),
             (
                 &[1, 2, 3, 4],
                 1600,
-                [-9212236275677649215, -9211557801121695451, -9206129824510694444, -9195831432174707448, -9195482943771119905],
-                [2, 0, 2, 3, 0, 2, 3, 3, 0, 1, 2, 3, 2, 2, 1, 3, 3, 3, 1, 2, 2, 3, 1, 2],
+                [
+                    -9212236275677649215,
+                    -9211557801121695451,
+                    -9206129824510694444,
+                    -9195831432174707448,
+                    -9195482943771119905,
+                ],
+                [
+                    2, 0, 2, 3, 0, 2, 3, 3, 0, 1, 2, 3, 2, 2, 1, 3, 3, 3, 1, 2, 2, 3, 1, 2,
+                ],
             ),
             (
                 &[4, 0, 6],
                 800,
-                [-9186533898531446826, -9174429591346764374, -9053634870716492455, -9025734711366171102, -9019811843421680912],
-                [2, 0, 2, 2, 0, 2, 0, 0, 0, 2, 2, 2, 0, 2, 0, 0, 0, 2, 0, 2, 2, 2, 2, 2],
+                [
+                    -9186533898531446826,
+                    -9174429591346764374,
+                    -9053634870716492455,
+                    -9025734711366171102,
+                    -9019811843421680912,
+                ],
+                [
+                    2, 0, 2, 2, 0, 2, 0, 0, 0, 2, 2, 2, 0, 2, 0, 0, 0, 2, 0, 2, 2, 2, 2, 2,
+                ],
             ),
         ];
         for (weights, vnodes, keys, picks) in cases {
@@ -166,7 +208,11 @@ mod tests {
             assert_eq!(smallest, keys, "{weights:?}");
             for (k, want) in picks.iter().enumerate() {
                 let a = IpAddr::V4(Ipv4Addr::from(0xc633_6400 + k as u32 * 977));
-                assert_eq!(c.pick(&d, &[], &input(a, 0)), Some(*want), "{weights:?} client {k}");
+                assert_eq!(
+                    c.pick(&d, &[], &input(a, 0)),
+                    Some(*want),
+                    "{weights:?} client {k}"
+                );
             }
         }
     }
@@ -210,7 +256,10 @@ mod tests {
         for (i, w) in [1.0, 2.0, 3.0, 4.0].iter().enumerate() {
             let share = n[i] / total as f64;
             let want = w / 10.0;
-            assert!((share - want).abs() < want * 0.25, "dest {i}: {share} vs {want}");
+            assert!(
+                (share - want).abs() < want * 0.25,
+                "dest {i}: {share} vs {want}"
+            );
         }
     }
 
@@ -218,7 +267,13 @@ mod tests {
     fn removing_a_dest_moves_only_its_clients() {
         let d = dests(&[1, 1, 1, 1, 1]);
         let c = Conhash::new(&d, &SchedConfig::default()).unwrap();
-        let d2: Vec<Dest> = d.iter().copied().enumerate().filter(|(i, _)| *i != 3).map(|(_, x)| x).collect();
+        let d2: Vec<Dest> = d
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(_, x)| x)
+            .collect();
         let c2 = Conhash::new(&d2, &SchedConfig::default()).unwrap();
         for a in clients(5000) {
             let before = c.pick(&d, &[], &input(a, 0)).unwrap();
@@ -242,6 +297,9 @@ mod tests {
     #[test]
     fn huge_weights_are_refused() {
         let d = dests(&[200_000, 1]);
-        assert!(matches!(Conhash::new(&d, &SchedConfig::default()), Err(SchedError::TableTooLarge { .. })));
+        assert!(matches!(
+            Conhash::new(&d, &SchedConfig::default()),
+            Err(SchedError::TableTooLarge { .. })
+        ));
     }
 }

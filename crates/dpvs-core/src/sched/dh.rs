@@ -50,7 +50,12 @@ impl Dh {
 
     /// `ip_vs_dh_schedule`.
     #[inline]
-    pub fn pick(&self, dests: &[Dest], counters: &[DestCounters], input: &SchedInput) -> Option<usize> {
+    pub fn pick(
+        &self,
+        dests: &[Dest],
+        counters: &[DestCounters],
+        input: &SchedInput,
+    ) -> Option<usize> {
         let i = self.bucket_dest(Self::bucket(input.vaddr))?;
         let d = dests.get(i)?;
         if !d.is_available() || d.weight <= 0 || overloaded(dests, counters, i) {
@@ -68,7 +73,10 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     fn to(vaddr: IpAddr) -> SchedInput {
-        SchedInput { vaddr, ..any_input() }
+        SchedInput {
+            vaddr,
+            ..any_input()
+        }
     }
 
     #[test]
@@ -78,7 +86,10 @@ mod tests {
         assert_eq!(Dh::bucket(Ipv4Addr::new(10, 1, 2, 3).into()), 0x02);
         // 192.168.1.10 = 0xc0a8010a
         let v = 0xc0a8_010au32.wrapping_mul(0x61c8_8647) >> 24;
-        assert_eq!(Dh::bucket(Ipv4Addr::new(192, 168, 1, 10).into()), v as usize);
+        assert_eq!(
+            Dh::bucket(Ipv4Addr::new(192, 168, 1, 10).into()),
+            v as usize
+        );
     }
 
     #[test]
@@ -108,7 +119,13 @@ mod tests {
     #[test]
     fn ipv6_destination_is_folded() {
         let d = dests(&[1, 1, 1, 1, 1]);
-        let dh = Dh::new(&d, &SchedConfig { ipv6: true, ..Default::default() });
+        let dh = Dh::new(
+            &d,
+            &SchedConfig {
+                ipv6: true,
+                ..Default::default()
+            },
+        );
         let v: IpAddr = "2001:db8::a01:203".parse().unwrap();
         // fold = 0x20010db8 ^ 0x0a010203
         let b = hash_32(0x2001_0db8 ^ 0x0a01_0203, 8) as usize;

@@ -152,7 +152,10 @@ pub(crate) fn md5(msg: &[u8]) -> [u8; 16] {
             d = c;
             c = b;
             b = b.wrapping_add(
-                a.wrapping_add(f).wrapping_add(K[i]).wrapping_add(m[g]).rotate_left(S[i]),
+                a.wrapping_add(f)
+                    .wrapping_add(K[i])
+                    .wrapping_add(m[g])
+                    .rotate_left(S[i]),
             );
             a = t;
         }
@@ -210,7 +213,10 @@ pub(crate) struct StackStr {
 
 impl StackStr {
     pub(crate) fn new() -> Self {
-        StackStr { buf: [0; 64], len: 0 }
+        StackStr {
+            buf: [0; 64],
+            len: 0,
+        }
     }
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
@@ -327,13 +333,20 @@ mod tests {
     fn md5_reference_vectors() {
         assert_eq!(hex(&md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(hex(&md5(b"abc")), "900150983cd24fb0d6963f7d28e17f72");
-        assert_eq!(hex(&md5(b"message digest")), "f96b697d7cb7938d525a2f31aaf161d0");
         assert_eq!(
-            hex(&md5(b"12345678901234567890123456789012345678901234567890123456789012345678901234567890")),
+            hex(&md5(b"message digest")),
+            "f96b697d7cb7938d525a2f31aaf161d0"
+        );
+        assert_eq!(
+            hex(&md5(
+                b"12345678901234567890123456789012345678901234567890123456789012345678901234567890"
+            )),
             "57edf4a22be3c955ac49da2e2107b67a"
         );
         assert_eq!(
-            hex(&md5(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")),
+            hex(&md5(
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+            )),
             "76658de2ac7d406f93dfbe8bb6d9f549"
         );
         // padding boundaries, checked against Python's hashlib: bytes (i * 7 + 3) mod 256

@@ -28,7 +28,10 @@ pub struct LblcState {
 impl LblcState {
     /// An empty cache, preallocated to `params.capacity` entries.
     pub fn new(params: &LocalityParams) -> Self {
-        LblcState { table: AddrTable::new(params.capacity), expiration: params.expiration }
+        LblcState {
+            table: AddrTable::new(params.capacity),
+            expiration: params.expiration,
+        }
     }
 
     /// Cached destination addresses.
@@ -99,7 +102,9 @@ impl Lblc {
             let en = st.table.get_mut(e);
             en.lastuse = input.now;
             let i = en.value as usize;
-            if dests.get(i).is_some_and(|d| d.is_available() && d.weight > 0)
+            if dests
+                .get(i)
+                .is_some_and(|d| d.is_available() && d.weight > 0)
                 && !locality_overloaded(dests, counters, i)
             {
                 return Some(i);
@@ -146,7 +151,11 @@ mod tests {
         // wlc would now pick 1, but the cache keeps 0 until active > weight
         c[0].active = 4;
         assert_eq!(Lblc.pick(&mut st, &d, &c, &to(1, 1)), Some(0));
-        assert_eq!(Lblc.pick(&mut st, &d, &c, &to(2, 1)), Some(1), "a new address goes by wlc");
+        assert_eq!(
+            Lblc.pick(&mut st, &d, &c, &to(2, 1)),
+            Some(1),
+            "a new address goes by wlc"
+        );
         c[0].active = 5; // 5 > 4 and dest 1 has 0 * 2 < 4
         assert_eq!(Lblc.pick(&mut st, &d, &c, &to(1, 2)), Some(1));
         assert_eq!(st.cached(to(1, 0).vaddr), Some(1));
@@ -170,7 +179,11 @@ mod tests {
         d[0].weight = 0;
         assert_eq!(Lblc.pick(&mut st, &d, &[], &to(1, 0)), Some(1));
         d[0].weight = 1;
-        assert_eq!(Lblc.pick(&mut st, &d, &[], &to(1, 0)), Some(1), "the cache moved");
+        assert_eq!(
+            Lblc.pick(&mut st, &d, &[], &to(1, 0)),
+            Some(1),
+            "the cache moved"
+        );
     }
 
     #[test]
@@ -189,7 +202,10 @@ mod tests {
     #[test]
     fn full_cache_still_schedules() {
         let d = dests(&[1, 1]);
-        let mut st = LblcState::new(&LocalityParams { capacity: 1, ..Default::default() });
+        let mut st = LblcState::new(&LocalityParams {
+            capacity: 1,
+            ..Default::default()
+        });
         assert_eq!(Lblc.pick(&mut st, &d, &[], &to(1, 0)), Some(0));
         let c = counters(&[(1, 0), (0, 0)]);
         assert_eq!(Lblc.pick(&mut st, &d, &c, &to(2, 0)), Some(1));

@@ -33,7 +33,11 @@ pub(crate) struct DestSet {
 
 impl Default for DestSet {
     fn default() -> Self {
-        DestSet { head: NIL, size: 0, lastmod: Duration::ZERO }
+        DestSet {
+            head: NIL,
+            size: 0,
+            lastmod: Duration::ZERO,
+        }
     }
 }
 
@@ -54,9 +58,19 @@ impl ElemPool {
     fn new(capacity: usize) -> Self {
         let capacity = capacity.min(NIL as usize - 1);
         let elems = (0..capacity)
-            .map(|i| Elem { dest: 0, next: if i + 1 < capacity { (i + 1) as u32 } else { NIL } })
+            .map(|i| Elem {
+                dest: 0,
+                next: if i + 1 < capacity {
+                    (i + 1) as u32
+                } else {
+                    NIL
+                },
+            })
             .collect();
-        ElemPool { elems, free: if capacity > 0 { 0 } else { NIL } }
+        ElemPool {
+            elems,
+            free: if capacity > 0 { 0 } else { NIL },
+        }
     }
 
     fn iter(&self, set: &DestSet) -> impl Iterator<Item = usize> + '_ {
@@ -81,7 +95,10 @@ impl ElemPool {
         }
         let e = self.free;
         self.free = self.elems[e as usize].next;
-        self.elems[e as usize] = Elem { dest: dest as u32, next: set.head };
+        self.elems[e as usize] = Elem {
+            dest: dest as u32,
+            next: set.head,
+        };
         set.head = e;
         set.size += 1;
         set.lastmod = now;
@@ -198,7 +215,8 @@ impl LblcrState {
 
     pub(crate) fn expire(&mut self, now: Duration) {
         let pool = &mut self.pool;
-        self.table.check_expire(now, self.expiration, |set| pool.free_all(set));
+        self.table
+            .check_expire(now, self.expiration, |set| pool.free_all(set));
     }
 
     /// `ip_vs_dest_set_min`.
@@ -309,7 +327,10 @@ mod tests {
     }
 
     fn state() -> LblcrState {
-        LblcrState::new(&LocalityParams { expiration: Duration::from_secs(100), ..Default::default() })
+        LblcrState::new(&LocalityParams {
+            expiration: Duration::from_secs(100),
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -363,7 +384,11 @@ mod tests {
     #[test]
     fn expiry_frees_sets() {
         let d = dests(&[1]);
-        let mut st = LblcrState::new(&LocalityParams { capacity: 4, set_capacity: 1, ..Default::default() });
+        let mut st = LblcrState::new(&LocalityParams {
+            capacity: 4,
+            set_capacity: 1,
+            ..Default::default()
+        });
         Lblcr.pick(&mut st, &d, &[], &to(1, 0));
         // no element left: like the kernel after a failed kmalloc, the entry has an empty set
         assert_eq!(Lblcr.pick(&mut st, &d, &[], &to(2, 0)), Some(0));
@@ -374,7 +399,11 @@ mod tests {
         }
         assert!(st.is_empty());
         Lblcr.pick(&mut st, &d, &[], &to(2, 90_000));
-        assert_eq!(st.cached(to(2, 0).vaddr), Some(vec![0]), "the element was freed and reused");
+        assert_eq!(
+            st.cached(to(2, 0).vaddr),
+            Some(vec![0]),
+            "the element was freed and reused"
+        );
     }
 
     #[test]

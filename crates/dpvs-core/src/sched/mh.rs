@@ -21,7 +21,10 @@ use std::net::IpAddr;
 use crate::dest::{Dest, DestCounters};
 
 use super::hashing::{fold, gcd, hsiphash_u32};
-use super::{overloaded, SchedConfig, SchedError, SchedInput, IP_VS_SVC_F_SCHED_MH_FALLBACK, IP_VS_SVC_F_SCHED_MH_PORT, NO_DEST};
+use super::{
+    overloaded, SchedConfig, SchedError, SchedInput, IP_VS_SVC_F_SCHED_MH_FALLBACK,
+    IP_VS_SVC_F_SCHED_MH_PORT, NO_DEST,
+};
 
 /// Lookup table size: `primes[CONFIG_IP_VS_MH_TAB_INDEX - 8]` with the default index 12.
 pub const TAB_SIZE: usize = 4093;
@@ -44,7 +47,9 @@ pub struct Mh {
 /// `ip_vs_mh_hashkey`.
 #[inline]
 fn hashkey(addr: IpAddr, port: u16, key: [u64; 2], offset: u32, ipv6: bool) -> u32 {
-    let v = offset.wrapping_add(port as u32).wrapping_add(fold(addr, ipv6));
+    let v = offset
+        .wrapping_add(port as u32)
+        .wrapping_add(fold(addr, ipv6));
     hsiphash_u32(v, key)
 }
 
@@ -64,9 +69,14 @@ fn fls(x: i32) -> i32 {
 impl Mh {
     /// `ip_vs_mh_init_svc` / `ip_vs_mh_dest_changed`: gcd, shift, permutation, population.
     pub fn new(dests: &[Dest], config: &SchedConfig) -> Result<Self, SchedError> {
-        let list: Vec<usize> = (0..dests.len()).filter(|i| dests[*i].is_available()).collect();
+        let list: Vec<usize> = (0..dests.len())
+            .filter(|i| dests[*i].is_available())
+            .collect();
         if list.len() > TAB_SIZE {
-            return Err(SchedError::TooManyDests { dests: list.len(), max: TAB_SIZE });
+            return Err(SchedError::TooManyDests {
+                dests: list.len(),
+                max: TAB_SIZE,
+            });
         }
         let mut g = 0u32;
         let mut maxw = 0i32;
@@ -78,7 +88,11 @@ impl Mh {
             maxw = maxw.max(w);
         }
         let g = g as i32;
-        let rshift = if g < 1 { 0 } else { (fls(maxw / g) - TAB_BITS).max(0) };
+        let rshift = if g < 1 {
+            0
+        } else {
+            (fls(maxw / g) - TAB_BITS).max(0)
+        };
         let mut lookup = vec![NO_DEST; TAB_SIZE].into_boxed_slice();
         if g >= 1 {
             struct Setup {
@@ -91,10 +105,16 @@ impl Mh {
                 .map(|&i| {
                     let d = &dests[i];
                     let offset = hashkey(d.addr, d.port, HASH1, 0, config.ipv6) as usize % TAB_SIZE;
-                    let skip = hashkey(d.addr, d.port, HASH2, 0, config.ipv6) as usize % (TAB_SIZE - 1) + 1;
+                    let skip = hashkey(d.addr, d.port, HASH2, 0, config.ipv6) as usize
+                        % (TAB_SIZE - 1)
+                        + 1;
                     let lw = d.last_weight;
                     let t = (lw / g) >> rshift;
-                    Setup { perm: offset, skip, turns: if t != 0 { t } else { (lw != 0) as i32 } }
+                    Setup {
+                        perm: offset,
+                        skip,
+                        turns: if t != 0 { t } else { (lw != 0) as i32 },
+                    }
                 })
                 .collect();
             let mut taken = vec![false; TAB_SIZE];
@@ -152,10 +172,17 @@ impl Mh {
 
     /// `ip_vs_mh_schedule`.
     #[inline]
-    pub fn pick(&self, dests: &[Dest], counters: &[DestCounters], input: &SchedInput) -> Option<usize> {
+    pub fn pick(
+        &self,
+        dests: &[Dest],
+        counters: &[DestCounters],
+        input: &SchedInput,
+    ) -> Option<usize> {
         let port = if self.port { input.hash_port() } else { 0 };
         let usable = |i: usize| {
-            dests.get(i).is_some_and(|d| d.is_available() && d.weight > 0)
+            dests
+                .get(i)
+                .is_some_and(|d| d.is_available() && d.weight > 0)
                 && !overloaded(dests, counters, i)
         };
         let ihash = self.slot(input.caddr, port);
@@ -203,24 +230,40 @@ mod tests {
     /// and with dest 0 quiesced, `mh-port | mh-fallback` picks with client port 1000 + k.
     #[test]
     fn matches_the_kernel_algorithm() {
-        let cases: [(&[i32], [i32; 40], &[usize], [i32; 16], [i32; 16]); 3] = [
+        type Case = (
+            &'static [i32],
+            [i32; 40],
+            &'static [usize],
+            [i32; 16],
+            [i32; 16],
+        );
+        let cases: [Case; 3] = [
             (
                 &[1, 1, 1, 1, 1],
-                [0, 1, 1, 3, 2, 0, 1, 2, 2, 0, 0, 1, 3, 0, 0, 3, 1, 3, 0, 0, 2, 3, 2, 2, 3, 4, 1, 0, 0, 4, 3, 1, 0, 2, 2, 1, 2, 0, 2, 3],
+                [
+                    0, 1, 1, 3, 2, 0, 1, 2, 2, 0, 0, 1, 3, 0, 0, 3, 1, 3, 0, 0, 2, 3, 2, 2, 3, 4,
+                    1, 0, 0, 4, 3, 1, 0, 2, 2, 1, 2, 0, 2, 3,
+                ],
                 &[819, 819, 819, 818, 818],
                 [2, 4, 4, 2, 4, 3, 2, 3, 1, 4, 3, 4, 1, 2, 2, 1],
                 [3, 1, 4, 1, 3, 4, 3, 4, 3, 1, 3, 1, 4, 3, 1, 2],
             ),
             (
                 &[3, 1, 2, 0, 5],
-                [0, 0, 2, 2, 0, 0, 1, 2, 2, 0, 0, 1, 4, 0, 0, 4, 1, 4, 0, 0, 2, 2, 2, 2, 4, 4, 4, 0, 0, 4, 4, 4, 0, 4, 4, 1, 2, 0, 2, 4],
+                [
+                    0, 0, 2, 2, 0, 0, 1, 2, 2, 0, 0, 1, 4, 0, 0, 4, 1, 4, 0, 0, 2, 2, 2, 2, 4, 4,
+                    4, 0, 0, 4, 4, 4, 0, 4, 4, 1, 2, 0, 2, 4,
+                ],
                 &[1117, 372, 744, 0, 1860],
                 [2, 4, 4, 2, 4, 4, 2, 2, 1, 4, 4, 4, 4, 2, 4, 4],
                 [4, 4, 4, 1, 4, 4, 4, 4, 4, 4, 1, 4, 4, 2, 1, 2],
             ),
             (
                 &[1000, 1, 7],
-                [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+                [
+                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+                ],
                 &[3967, 63, 63],
                 [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
                 [2, 2, 2, 1, 1, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2],
@@ -230,18 +273,30 @@ mod tests {
             let mut d = dests(weights);
             let mh = Mh::new(&d, &cfg(0)).unwrap();
             for (e, want) in table.iter().enumerate() {
-                assert_eq!(mh.entry(e).map_or(-1, |i| i as i32), *want, "{weights:?} entry {e}");
+                assert_eq!(
+                    mh.entry(e).map_or(-1, |i| i as i32),
+                    *want,
+                    "{weights:?} entry {e}"
+                );
             }
             assert_eq!(counts(&mh, weights.len()), cnt, "{weights:?}");
             let client = |k: u32| IpAddr::V4(Ipv4Addr::from(0xc633_6400 + k * 977));
             for (k, want) in picks.iter().enumerate() {
-                let got = mh.entry(mh.slot(client(k as u32), 0)).map_or(-1, |i| i as i32);
+                let got = mh
+                    .entry(mh.slot(client(k as u32), 0))
+                    .map_or(-1, |i| i as i32);
                 assert_eq!(got, *want, "{weights:?} client {k}");
             }
-            let fb = Mh::new(&d, &cfg(IP_VS_SVC_F_SCHED_MH_PORT | IP_VS_SVC_F_SCHED_MH_FALLBACK)).unwrap();
+            let fb = Mh::new(
+                &d,
+                &cfg(IP_VS_SVC_F_SCHED_MH_PORT | IP_VS_SVC_F_SCHED_MH_FALLBACK),
+            )
+            .unwrap();
             d[0].weight = 0;
             for (k, want) in fallback.iter().enumerate() {
-                let got = fb.pick(&d, &[], &input(client(k as u32), 1000 + k as u16)).map_or(-1, |i| i as i32);
+                let got = fb
+                    .pick(&d, &[], &input(client(k as u32), 1000 + k as u16))
+                    .map_or(-1, |i| i as i32);
                 assert_eq!(got, *want, "{weights:?} fallback client {k}");
             }
         }
@@ -297,8 +352,9 @@ mod tests {
             assert_eq!(mh.pick(&d, &[], &input(c, p)), Some(home));
         }
         let mhp = Mh::new(&d, &cfg(IP_VS_SVC_F_SCHED_MH_PORT)).unwrap();
-        let picks: std::collections::HashSet<_> =
-            (1..200).map(|p| mhp.pick(&d, &[], &input(c, p)).unwrap()).collect();
+        let picks: std::collections::HashSet<_> = (1..200)
+            .map(|p| mhp.pick(&d, &[], &input(c, p)).unwrap())
+            .collect();
         assert_eq!(picks.len(), 5);
     }
 
@@ -307,9 +363,13 @@ mod tests {
         let mut d = dests(&[1; 4]);
         let plain = Mh::new(&d, &cfg(0)).unwrap();
         let fb = Mh::new(&d, &cfg(IP_VS_SVC_F_SCHED_MH_FALLBACK)).unwrap();
-        let clients: Vec<IpAddr> =
-            (0..2000u32).map(|x| Ipv4Addr::from(0xc633_6400u32 + x).into()).collect();
-        let before: Vec<usize> = clients.iter().map(|c| plain.pick(&d, &[], &input(*c, 0)).unwrap()).collect();
+        let clients: Vec<IpAddr> = (0..2000u32)
+            .map(|x| Ipv4Addr::from(0xc633_6400u32 + x).into())
+            .collect();
+        let before: Vec<usize> = clients
+            .iter()
+            .map(|c| plain.pick(&d, &[], &input(*c, 0)).unwrap())
+            .collect();
         d[3].weight = 0; // last_weight stays 1: the kernel does not reshuffle
         assert_eq!(Mh::new(&d, &cfg(0)).unwrap(), plain);
         for (c, b) in clients.iter().zip(&before) {
@@ -327,7 +387,9 @@ mod tests {
 
     #[test]
     fn too_many_dests_is_einval() {
-        let d: Vec<Dest> = (0..4094u32).map(|i| Dest::new(Ipv4Addr::from(0x0a00_0000 + i).into(), 80, 1)).collect();
+        let d: Vec<Dest> = (0..4094u32)
+            .map(|i| Dest::new(Ipv4Addr::from(0x0a00_0000 + i).into(), 80, 1))
+            .collect();
         let e = Mh::new(&d, &cfg(0)).unwrap_err();
         assert_eq!(e.errno(), 22);
     }

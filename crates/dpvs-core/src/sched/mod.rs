@@ -196,9 +196,9 @@ impl SchedError {
     /// The errno the kernel returns for this condition.
     pub fn errno(self) -> i32 {
         match self {
-            SchedError::UnknownScheduler => 2,           // ENOENT
-            SchedError::TooManyDests { .. } => 22,       // EINVAL
-            SchedError::TableTooLarge { .. } => 22,      // EINVAL
+            SchedError::UnknownScheduler => 2,      // ENOENT
+            SchedError::TooManyDests { .. } => 22,  // EINVAL
+            SchedError::TableTooLarge { .. } => 22, // EINVAL
         }
     }
 }
@@ -241,7 +241,11 @@ pub enum SchedKind {
 impl SchedKind {
     /// The scheduler's IPVS name.
     pub fn name(self) -> &'static str {
-        SCHEDULERS.iter().find(|e| e.kind == self).map(|e| e.name).unwrap_or("?")
+        SCHEDULERS
+            .iter()
+            .find(|e| e.kind == self)
+            .map(|e| e.name)
+            .unwrap_or("?")
     }
 
     /// The scheduler for an IPVS name.
@@ -267,20 +271,76 @@ pub struct SchedulerEntry {
 
 /// The registration table: every scheduler name and its constructor.
 pub static SCHEDULERS: [SchedulerEntry; 15] = [
-    SchedulerEntry { name: "rr", kind: SchedKind::Rr, build: |_, _| Ok(Scheduler::Rr(rr::Rr)) },
-    SchedulerEntry { name: "wrr", kind: SchedKind::Wrr, build: |d, _| Ok(Scheduler::Wrr(wrr::Wrr::new(d))) },
-    SchedulerEntry { name: "lc", kind: SchedKind::Lc, build: |_, _| Ok(Scheduler::Lc(lc::Lc)) },
-    SchedulerEntry { name: "wlc", kind: SchedKind::Wlc, build: |_, _| Ok(Scheduler::Wlc(wlc::Wlc)) },
-    SchedulerEntry { name: "sed", kind: SchedKind::Sed, build: |_, _| Ok(Scheduler::Sed(sed::Sed)) },
-    SchedulerEntry { name: "nq", kind: SchedKind::Nq, build: |_, _| Ok(Scheduler::Nq(nq::Nq)) },
-    SchedulerEntry { name: "dh", kind: SchedKind::Dh, build: |d, c| Ok(Scheduler::Dh(dh::Dh::new(d, c))) },
-    SchedulerEntry { name: "sh", kind: SchedKind::Sh, build: |d, c| Ok(Scheduler::Sh(sh::Sh::new(d, c))) },
-    SchedulerEntry { name: "mh", kind: SchedKind::Mh, build: |d, c| Ok(Scheduler::Mh(mh::Mh::new(d, c)?)) },
-    SchedulerEntry { name: "lblc", kind: SchedKind::Lblc, build: |_, c| Ok(Scheduler::Lblc(lblc::Lblc::new(c))) },
-    SchedulerEntry { name: "lblcr", kind: SchedKind::Lblcr, build: |_, c| Ok(Scheduler::Lblcr(lblcr::Lblcr::new(c))) },
-    SchedulerEntry { name: "fo", kind: SchedKind::Fo, build: |_, _| Ok(Scheduler::Fo(fo::Fo)) },
-    SchedulerEntry { name: "ovf", kind: SchedKind::Ovf, build: |_, _| Ok(Scheduler::Ovf(ovf::Ovf)) },
-    SchedulerEntry { name: "twos", kind: SchedKind::Twos, build: |_, _| Ok(Scheduler::Twos(twos::Twos)) },
+    SchedulerEntry {
+        name: "rr",
+        kind: SchedKind::Rr,
+        build: |_, _| Ok(Scheduler::Rr(rr::Rr)),
+    },
+    SchedulerEntry {
+        name: "wrr",
+        kind: SchedKind::Wrr,
+        build: |d, _| Ok(Scheduler::Wrr(wrr::Wrr::new(d))),
+    },
+    SchedulerEntry {
+        name: "lc",
+        kind: SchedKind::Lc,
+        build: |_, _| Ok(Scheduler::Lc(lc::Lc)),
+    },
+    SchedulerEntry {
+        name: "wlc",
+        kind: SchedKind::Wlc,
+        build: |_, _| Ok(Scheduler::Wlc(wlc::Wlc)),
+    },
+    SchedulerEntry {
+        name: "sed",
+        kind: SchedKind::Sed,
+        build: |_, _| Ok(Scheduler::Sed(sed::Sed)),
+    },
+    SchedulerEntry {
+        name: "nq",
+        kind: SchedKind::Nq,
+        build: |_, _| Ok(Scheduler::Nq(nq::Nq)),
+    },
+    SchedulerEntry {
+        name: "dh",
+        kind: SchedKind::Dh,
+        build: |d, c| Ok(Scheduler::Dh(dh::Dh::new(d, c))),
+    },
+    SchedulerEntry {
+        name: "sh",
+        kind: SchedKind::Sh,
+        build: |d, c| Ok(Scheduler::Sh(sh::Sh::new(d, c))),
+    },
+    SchedulerEntry {
+        name: "mh",
+        kind: SchedKind::Mh,
+        build: |d, c| Ok(Scheduler::Mh(mh::Mh::new(d, c)?)),
+    },
+    SchedulerEntry {
+        name: "lblc",
+        kind: SchedKind::Lblc,
+        build: |_, c| Ok(Scheduler::Lblc(lblc::Lblc::new(c))),
+    },
+    SchedulerEntry {
+        name: "lblcr",
+        kind: SchedKind::Lblcr,
+        build: |_, c| Ok(Scheduler::Lblcr(lblcr::Lblcr::new(c))),
+    },
+    SchedulerEntry {
+        name: "fo",
+        kind: SchedKind::Fo,
+        build: |_, _| Ok(Scheduler::Fo(fo::Fo)),
+    },
+    SchedulerEntry {
+        name: "ovf",
+        kind: SchedKind::Ovf,
+        build: |_, _| Ok(Scheduler::Ovf(ovf::Ovf)),
+    },
+    SchedulerEntry {
+        name: "twos",
+        kind: SchedKind::Twos,
+        build: |_, _| Ok(Scheduler::Twos(twos::Twos)),
+    },
     SchedulerEntry {
         name: "conhash",
         kind: SchedKind::Conhash,
@@ -387,7 +447,11 @@ impl Scheduler {
     }
 
     /// Builds the scheduler `kind` for `dests`.
-    pub fn with_kind(kind: SchedKind, dests: &[Dest], config: &SchedConfig) -> Result<Scheduler, SchedError> {
+    pub fn with_kind(
+        kind: SchedKind,
+        dests: &[Dest],
+        config: &SchedConfig,
+    ) -> Result<Scheduler, SchedError> {
         let entry = SCHEDULERS
             .iter()
             .find(|e| e.kind == kind)
@@ -596,7 +660,11 @@ pub(crate) mod testutil {
     /// Counters with the given active/inactive pairs.
     pub fn counters(v: &[(u32, u32)]) -> Vec<DestCounters> {
         v.iter()
-            .map(|(a, i)| DestCounters { active: *a, inactive: *i, ..Default::default() })
+            .map(|(a, i)| DestCounters {
+                active: *a,
+                inactive: *i,
+                ..Default::default()
+            })
             .collect()
     }
 
@@ -636,7 +704,11 @@ mod tests {
             assert_eq!(SchedKind::from_name(n).unwrap(), s.kind());
             let mut st = s.new_state(&StateParams::default());
             assert!(s.state_matches(&st));
-            assert!(s.pick(&mut st, &d, &counters(&[(0, 0), (0, 0)]), &any_input()).is_some(), "{n}");
+            assert!(
+                s.pick(&mut st, &d, &counters(&[(0, 0), (0, 0)]), &any_input())
+                    .is_some(),
+                "{n}"
+            );
         }
         assert_eq!(SCHEDULERS.len(), names.len());
     }
@@ -646,7 +718,10 @@ mod tests {
         let e = Scheduler::new("nope", &[], &SchedConfig::default()).unwrap_err();
         assert_eq!(e, SchedError::UnknownScheduler);
         assert_eq!(e.errno(), 2);
-        assert!(SchedKind::from_name("WRR").is_err(), "names are case sensitive as in the kernel");
+        assert!(
+            SchedKind::from_name("WRR").is_err(),
+            "names are case sensitive as in the kernel"
+        );
     }
 
     #[test]
@@ -689,7 +764,9 @@ mod tests {
         let p = StateParams::default();
         let mut st = s.new_state(&p);
         let c = counters(&[(0, 0), (0, 0)]);
-        let picks: Vec<_> = (0..2).map(|_| s.pick(&mut st, &d, &c, &any_input()).unwrap()).collect();
+        let picks: Vec<_> = (0..2)
+            .map(|_| s.pick(&mut st, &d, &c, &any_input()).unwrap())
+            .collect();
         assert_eq!(picks, [0, 0]);
         // another service changed: same dests, the worker's position survives
         st.on_update(&s, &d, &d, &p);
@@ -700,7 +777,9 @@ mod tests {
         d2[1].weight = 3;
         let s2 = Scheduler::new("wrr", &d2, &SchedConfig::default()).unwrap();
         st.on_update(&s2, &d, &d2, &p);
-        let picks: Vec<_> = (0..4).map(|_| s2.pick(&mut st, &d2, &c, &any_input()).unwrap()).collect();
+        let picks: Vec<_> = (0..4)
+            .map(|_| s2.pick(&mut st, &d2, &c, &any_input()).unwrap())
+            .collect();
         assert_eq!(picks, [0, 1, 0, 1]);
     }
 

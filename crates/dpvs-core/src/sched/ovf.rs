@@ -56,7 +56,19 @@ mod tests {
             }
         }
         // B takes 4 (active 0..=3 <= 3), then A takes 3, then none
-        assert_eq!(got, [Some(1), Some(1), Some(1), Some(1), Some(0), Some(0), Some(0), None]);
+        assert_eq!(
+            got,
+            [
+                Some(1),
+                Some(1),
+                Some(1),
+                Some(1),
+                Some(0),
+                Some(0),
+                Some(0),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ impl RrState {
     /// A cursor whose first pick examines dest `start` first (`0`: the kernel's start at the
     /// list head).
     pub fn new(start: usize) -> Self {
-        RrState { cursor: start.checked_sub(1) }
+        RrState {
+            cursor: start.checked_sub(1),
+        }
     }
 
     /// The last dest picked, if any.
@@ -35,7 +37,10 @@ impl RrState {
     /// the dest before it (`ip_vs_rr_del_dest`), or the head.
     pub(crate) fn on_update(&mut self, old: &[Dest], new: &[Dest]) {
         let Some(c) = self.cursor else { return };
-        let find = |d: &Dest| new.iter().position(|n| n.is_available() && n.key() == d.key());
+        let find = |d: &Dest| {
+            new.iter()
+                .position(|n| n.is_available() && n.key() == d.key())
+        };
         if c >= old.len() {
             self.cursor = None;
             return;
@@ -53,7 +58,12 @@ impl RrState {
 impl Rr {
     /// `ip_vs_rr_schedule`.
     #[inline]
-    pub fn pick(&self, st: &mut RrState, dests: &[Dest], counters: &[DestCounters]) -> Option<usize> {
+    pub fn pick(
+        &self,
+        st: &mut RrState,
+        dests: &[Dest],
+        counters: &[DestCounters],
+    ) -> Option<usize> {
         let n = dests.len();
         let cur = st.cursor.filter(|c| *c < n);
         let ok = |i: usize| {
@@ -132,7 +142,13 @@ mod tests {
             Rr.pick(&mut st, &old, &[]);
         }
         assert_eq!(st.cursor(), Some(2));
-        let new: Vec<Dest> = old.iter().copied().enumerate().filter(|(i, _)| *i != 2).map(|(_, d)| d).collect();
+        let new: Vec<Dest> = old
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| *i != 2)
+            .map(|(_, d)| d)
+            .collect();
         st.on_update(&old, &new);
         assert_eq!(st.cursor(), Some(1));
         // the kernel continues with the dest that followed the deleted one

@@ -12,7 +12,10 @@ use std::net::IpAddr;
 use crate::dest::{Dest, DestCounters};
 
 use super::hashing::{fold_own, hash_32};
-use super::{overloaded, SchedConfig, SchedInput, IP_VS_SVC_F_SCHED_SH_FALLBACK, IP_VS_SVC_F_SCHED_SH_PORT, NO_DEST};
+use super::{
+    overloaded, SchedConfig, SchedInput, IP_VS_SVC_F_SCHED_SH_FALLBACK, IP_VS_SVC_F_SCHED_SH_PORT,
+    NO_DEST,
+};
 
 const TAB_BITS: u32 = 8;
 const TAB_SIZE: usize = 1 << TAB_BITS;
@@ -59,7 +62,10 @@ impl Sh {
     /// `ip_vs_sh_hashkey(addr, port, offset)`.
     #[inline]
     pub fn hashkey(addr: IpAddr, port: u16, offset: u32) -> usize {
-        (offset.wrapping_add(hash_32((port as u32).wrapping_add(fold_own(addr)), TAB_BITS)) & TAB_MASK) as usize
+        (offset.wrapping_add(hash_32(
+            (port as u32).wrapping_add(fold_own(addr)),
+            TAB_BITS,
+        )) & TAB_MASK) as usize
     }
 
     /// The dest in bucket `b`, if any.
@@ -70,10 +76,17 @@ impl Sh {
 
     /// `ip_vs_sh_schedule`.
     #[inline]
-    pub fn pick(&self, dests: &[Dest], counters: &[DestCounters], input: &SchedInput) -> Option<usize> {
+    pub fn pick(
+        &self,
+        dests: &[Dest],
+        counters: &[DestCounters],
+        input: &SchedInput,
+    ) -> Option<usize> {
         let port = if self.port { input.hash_port() } else { 0 };
         let usable = |i: usize| {
-            dests.get(i).is_some_and(|d| d.is_available() && d.weight > 0)
+            dests
+                .get(i)
+                .is_some_and(|d| d.is_available() && d.weight > 0)
                 && !overloaded(dests, counters, i)
         };
         let ihash = Self::hashkey(input.caddr, port, 0);
@@ -106,6 +119,61 @@ mod tests {
         SchedConfig { flags, ipv6: false }
     }
 
+    /// Vectors from a C transcription of `ip_vs_sh.c` (reassign, hashkey, fallback): the first 24
+    /// buckets, picks for clients 198.51.100.0 + k * 977, and with dest 1 quiesced and dest 2
+    /// overloaded, `sh-port | sh-fallback` picks with client port 1000 + k.
+    #[test]
+    fn matches_the_kernel_algorithm() {
+        type Case = (&'static [i32], [usize; 24], [usize; 16], [i32; 16]);
+        let cases: [Case; 2] = [
+            (
+                &[1, 1, 1, 1],
+                [
+                    0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3,
+                ],
+                [2, 0, 3, 1, 3, 2, 0, 2, 0, 3, 1, 3, 1, 0, 2, 0],
+                [3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                &[3, 0, 2, 5],
+                [
+                    0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 3, 0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 3, 0, 0,
+                ],
+                [0, 0, 1, 2, 3, 3, 3, 0, 0, 2, 3, 3, 3, 0, 0, 2],
+                [3, 0, 0, 0, 3, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3],
+            ),
+        ];
+        for (weights, table, plain, fallback) in cases {
+            let mut d = dests(weights);
+            let sh = Sh::new(&d, &cfg(0));
+            for (b, want) in table.iter().enumerate() {
+                assert_eq!(sh.bucket_dest(b), Some(*want), "{weights:?} bucket {b}");
+            }
+            let client = |k: u32| IpAddr::V4(Ipv4Addr::from(0xc633_6400 + k * 977));
+            for (k, want) in plain.iter().enumerate() {
+                let b = Sh::hashkey(client(k as u32), 0, 0);
+                assert_eq!(sh.bucket_dest(b), Some(*want), "{weights:?} client {k}");
+                let usable = d[*want].weight > 0;
+                assert_eq!(
+                    sh.pick(&d, &[], &input(client(k as u32), 7)),
+                    usable.then_some(*want)
+                );
+            }
+            let fb = Sh::new(
+                &d,
+                &cfg(IP_VS_SVC_F_SCHED_SH_PORT | IP_VS_SVC_F_SCHED_SH_FALLBACK),
+            );
+            d[1].weight = 0;
+            d[2].flags.set(crate::dest::DestFlags::OVERLOADED, true);
+            for (k, want) in fallback.iter().enumerate() {
+                let got = fb
+                    .pick(&d, &[], &input(client(k as u32), 1000 + k as u16))
+                    .map_or(-1, |i| i as i32);
+                assert_eq!(got, *want, "{weights:?} fallback client {k}");
+            }
+        }
+    }
+
     #[test]
     fn table_fills_by_weight_and_zero_weight_takes_one_bucket() {
         let d = dests(&[2, 0, 3]);
@@ -134,7 +202,11 @@ mod tests {
         let first = sh.pick(&d, &[], &input(c, 1000)).unwrap();
         assert_eq!(first, 2);
         for p in 1001..1100 {
-            assert_eq!(sh.pick(&d, &[], &input(c, p)), Some(first), "port ignored without sh-port");
+            assert_eq!(
+                sh.pick(&d, &[], &input(c, p)),
+                Some(first),
+                "port ignored without sh-port"
+            );
         }
     }
 
@@ -150,7 +222,10 @@ mod tests {
             seen[i] = true;
         }
         assert!(seen.iter().all(|s| *s));
-        let icmp = SchedInput { protocol: IPPROTO_ICMP, ..input(c, 1234) };
+        let icmp = SchedInput {
+            protocol: IPPROTO_ICMP,
+            ..input(c, 1234)
+        };
         assert_eq!(sh.pick(&d, &[], &icmp), Some(2));
     }
 
@@ -182,11 +257,16 @@ mod tests {
         let mut d = dests(&[1, 1, 1]);
         let fb = Sh::new(&d, &cfg(IP_VS_SVC_F_SCHED_SH_FALLBACK));
         let before: Vec<_> = (0..=255u8)
-            .map(|x| fb.pick(&d, &[], &input(Ipv4Addr::new(172, 16, x, 9).into(), 0)).unwrap())
+            .map(|x| {
+                fb.pick(&d, &[], &input(Ipv4Addr::new(172, 16, x, 9).into(), 0))
+                    .unwrap()
+            })
             .collect();
         d[1].weight = 0;
         for (x, b) in (0..=255u8).zip(before) {
-            let now = fb.pick(&d, &[], &input(Ipv4Addr::new(172, 16, x, 9).into(), 0)).unwrap();
+            let now = fb
+                .pick(&d, &[], &input(Ipv4Addr::new(172, 16, x, 9).into(), 0))
+                .unwrap();
             if b != 1 {
                 assert_eq!(now, b);
             } else {

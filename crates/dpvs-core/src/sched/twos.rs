@@ -50,7 +50,12 @@ fn eligible(dests: &[Dest], counters: &[DestCounters], i: usize) -> bool {
 impl Twos {
     /// `ip_vs_twos_schedule`.
     #[inline]
-    pub fn pick(&self, st: &mut TwosState, dests: &[Dest], counters: &[DestCounters]) -> Option<usize> {
+    pub fn pick(
+        &self,
+        st: &mut TwosState,
+        dests: &[Dest],
+        counters: &[DestCounters],
+    ) -> Option<usize> {
         let mut total: u64 = 0;
         for i in 0..dests.len() {
             if eligible(dests, counters, i) {
@@ -67,7 +72,13 @@ impl Twos {
     }
 
     /// The kernel's selection given the two random weights `r1`, `r2` in `[0, total_weight]`.
-    pub fn select(&self, dests: &[Dest], counters: &[DestCounters], r1: u64, r2: u64) -> Option<usize> {
+    pub fn select(
+        &self,
+        dests: &[Dest],
+        counters: &[DestCounters],
+        r1: u64,
+        r2: u64,
+    ) -> Option<usize> {
         let (mut rw1, mut rw2) = (r1 as i128, r2 as i128);
         let mut c1: Option<(usize, u128, u128)> = None; // (dest, weight, overhead)
         let mut c2: Option<(usize, u128, u128)> = None;
@@ -92,7 +103,9 @@ impl Twos {
             }
         }
         match (c1, c2) {
-            (Some((d1, w1, oh1)), Some((d2, w2, oh2))) => Some(if w2 * oh1 > w1 * oh2 { d2 } else { d1 }),
+            (Some((d1, w1, oh1)), Some((d2, w2, oh2))) => {
+                Some(if w2 * oh1 > w1 * oh2 { d2 } else { d1 })
+            }
             (Some((d1, ..)), None) => Some(d1),
             // draws beyond the total (not produced by `pick`): the kernel's initial choice1,
             // the last eligible dest

@@ -48,12 +48,19 @@ impl Wrr {
         let mut max = 0i32;
         for d in dests.iter().filter(|d| d.is_available()) {
             if d.weight > 0 {
-                g = if g > 0 { gcd(d.weight as u32, g) } else { d.weight as u32 };
+                g = if g > 0 {
+                    gcd(d.weight as u32, g)
+                } else {
+                    d.weight as u32
+                };
             }
             max = max.max(d.weight);
         }
         let di = if g == 0 { 1 } else { g as i32 };
-        Wrr { di, mw: max - (di - 1) }
+        Wrr {
+            di,
+            mw: max - (di - 1),
+        }
     }
 
     /// The gcd step.
@@ -68,7 +75,10 @@ impl Wrr {
 
     /// A fresh cursor at the list head (`start == 0`) or just before dest `start`.
     pub fn new_state(&self, start: usize) -> WrrState {
-        WrrState { cl: start.checked_sub(1), cw: self.mw }
+        WrrState {
+            cl: start.checked_sub(1),
+            cw: self.mw,
+        }
     }
 
     /// `ip_vs_wrr_dest_changed`: restart from the list head, keeping `cw` on the new grid.
@@ -82,7 +92,12 @@ impl Wrr {
     }
 
     /// `ip_vs_wrr_schedule`.
-    pub fn pick(&self, st: &mut WrrState, dests: &[Dest], counters: &[DestCounters]) -> Option<usize> {
+    pub fn pick(
+        &self,
+        st: &mut WrrState,
+        dests: &[Dest],
+        counters: &[DestCounters],
+    ) -> Option<usize> {
         let n = dests.len();
         let mut dest = st.cl.filter(|c| *c < n);
         if self.mw == 0 {
@@ -140,7 +155,173 @@ mod tests {
     #[test]
     fn weights_4_3_2_kernel_sequence() {
         // cw=4: A | cw=3: A B | cw=2: A B C | cw=1: A B C | then again
-        assert_eq!(seq(&[4, 3, 2], 18), [0, 0, 1, 0, 1, 2, 0, 1, 2, 0, 0, 1, 0, 1, 2, 0, 1, 2]);
+        assert_eq!(
+            seq(&[4, 3, 2], 18),
+            [0, 0, 1, 0, 1, 2, 0, 1, 2, 0, 0, 1, 0, 1, 2, 0, 1, 2]
+        );
+    }
+
+    /// Vectors from a C transcription of `ip_vs_wrr_schedule` on a circular list: 40 picks with
+    /// dest `i` overloaded at step `t` when `(7t + 3i) mod 5 == 0`, and every dest overloaded
+    /// at steps 30..33; each step records (pick, cursor, current weight), -1 for none/head.
+    #[test]
+    fn matches_the_kernel_algorithm() {
+        type Case = (&'static [i32], [(i32, i32, i32); 40]);
+        let cases: [Case; 3] = [
+            (
+                &[4, 3, 2],
+                [
+                    (1, 1, 3),
+                    (0, 0, 2),
+                    (1, 1, 2),
+                    (2, 2, 2),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (2, 2, 1),
+                    (0, 0, 4),
+                    (0, 0, 3),
+                    (1, 1, 3),
+                    (1, 1, 2),
+                    (2, 2, 2),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (2, 2, 1),
+                    (1, 1, 3),
+                    (0, 0, 2),
+                    (1, 1, 2),
+                    (2, 2, 2),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (2, 2, 1),
+                    (0, 0, 4),
+                    (0, 0, 3),
+                    (1, 1, 3),
+                    (1, 1, 2),
+                    (2, 2, 2),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (2, 2, 1),
+                    (-1, 2, 1),
+                    (-1, 2, 1),
+                    (-1, 2, 1),
+                    (0, 0, 4),
+                    (0, 0, 3),
+                    (1, 1, 3),
+                    (0, 0, 2),
+                    (1, 1, 2),
+                    (2, 2, 2),
+                    (0, 0, 1),
+                ],
+            ),
+            (
+                &[6, 0, 4, 2],
+                [
+                    (2, 2, 3),
+                    (0, 0, 1),
+                    (3, 3, 1),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                    (2, 2, 3),
+                    (0, 0, 1),
+                    (3, 3, 1),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                    (2, 2, 3),
+                    (0, 0, 1),
+                    (3, 3, 1),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                    (2, 2, 3),
+                    (0, 0, 1),
+                    (3, 3, 1),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                    (2, 2, 3),
+                    (0, 0, 1),
+                    (3, 3, 1),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                    (2, 2, 3),
+                    (0, 0, 1),
+                    (3, 3, 1),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                    (-1, -1, 5),
+                    (-1, -1, 5),
+                    (-1, -1, 5),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                    (2, 2, 3),
+                    (0, 0, 1),
+                    (3, 3, 1),
+                    (0, 0, 5),
+                    (0, 0, 3),
+                ],
+            ),
+            (
+                &[1, 1],
+                [
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (-1, 1, 1),
+                    (-1, 1, 1),
+                    (-1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                    (0, 0, 1),
+                    (1, 1, 1),
+                ],
+            ),
+        ];
+        for (weights, steps) in cases {
+            let mut d = dests(weights);
+            let s = Wrr::new(&d);
+            let mut st = s.new_state(0);
+            for (t, want) in steps.iter().enumerate() {
+                for (i, di) in d.iter_mut().enumerate() {
+                    let over = (t * 7 + i * 3) % 5 == 0 || (30..33).contains(&t);
+                    di.flags.set(DestFlags::OVERLOADED, over);
+                }
+                let got = s.pick(&mut st, &d, &[]).map_or(-1, |i| i as i32);
+                let cur = st.cursor().map_or(-1, |i| i as i32);
+                assert_eq!(
+                    (got, cur, st.current_weight()),
+                    *want,
+                    "{weights:?} step {t}"
+                );
+            }
+        }
     }
 
     #[test]
