@@ -893,6 +893,12 @@ fn set_timeouts() {
             .ok("--set 0 50 0")
             .run("-L --timeout")
             .out(timeouts(10, 50, 30)),
+        // ip_vs_set_timeout refuses values above INT_MAX / HZ; with Debian's HZ (250) that is
+        // above ipvsadm's own limit of 31 days, so the largest ipvsadm accepts goes through.
+        Case::new("--set the largest timeouts ipvsadm accepts")
+            .ok("--set 2678400 2678400 2678400")
+            .run("-L --timeout")
+            .out(timeouts(2678400, 2678400, 2678400)),
         Case::new("--set needs three values")
             .run("--set 1 2")
             .fails("--set option requires 3 timeout values\n", 2),
@@ -972,6 +978,11 @@ fn sync_daemons() {
             .fails(DAEMON_RUNNING, 255)
             .run("-L --daemon")
             .out(daemon("master", "lo", 0, 1472, group, 8848, 1)),
+        // start_sync_thread looks the interface up before it checks for a running daemon.
+        Case::new("unknown interface is ENODEV even when the daemon runs")
+            .ok("--start-daemon master --mcast-interface lo")
+            .run("--start-daemon master --mcast-interface nosuchif0")
+            .fails(ENODEV, 255),
         Case::new("backup already running: EEXIST")
             .ok("--start-daemon backup --mcast-interface lo")
             .run("--start-daemon backup --mcast-interface lo")

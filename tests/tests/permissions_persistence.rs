@@ -325,3 +325,44 @@ fn corrupt_state_file_is_reported_and_set_aside() {
         .any(|f| fs::read(&f).map(|b| b == GARBAGE).unwrap_or(false));
     assert!(still_kept, "the corrupt file was removed by the next save");
 }
+
+/// Thousands of changes (more than any reasonable journal keeps before it is folded into a
+/// snapshot) and a restart: the table comes back as it was, whatever the files look like.
+#[test]
+fn state_survives_many_changes_and_restarts() {
+    if skip() {
+        return;
+    }
+    let mut d = Dpvsd::start();
+    let mut input = String::new();
+    for round in 0..3 {
+        for port in 10000..13500 {
+            input.push_str(&format!("-A -t 192.0.2.9:{port} -s rr\n-D -t 192.0.2.9:{port}\n"));
+        }
+        input.push_str(&format!("-A -t 192.0.2.1:{} -s wrr\n", 80 + round));
+        input.push_str(&format!("-a -t 192.0.2.1:{} -r 198.51.100.10 -m -w {}\n", 80 + round, round + 1));
+    }
+    let out = d.ipvsadm_stdin(&["-R"], &input);
+    assert_eq!(result(&out), (0, String::new(), String::new()));
+    let expected = listing(&[
+        "TCP  192.0.2.1:80 wrr".to_string(),
+        dest("198.51.100.10:80", "Masq", 1),
+        "TCP  192.0.2.1:81 wrr".to_string(),
+        dest("198.51.100.10:81", "Masq", 2),
+        "TCP  192.0.2.1:82 wrr".to_string(),
+        dest("198.51.100.10:82", "Masq", 3),
+    ]);
+    expect(&d, "-Ln", &expected, "", 0);
+    d.restart();
+    expect(&d, "-Ln", &expected, "", 0);
+    ok(&d, "-E -t 192.0.2.1:81 -s rr");
+    d.kill();
+    d.start_again();
+    expect(
+        &d,
+        "-Ln",
+        &expected.replace("192.0.2.1:81 wrr", "192.0.2.1:81 rr"),
+        "",
+        0,
+    );
+}
