@@ -5,7 +5,7 @@
 //! A [`Packet`]'s buffer must be exactly the ICMP message (the checksum covers all of it).
 
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use crate::field::{Field, Rest};
 use crate::{be, checksum, clamp, ipv4, ChecksumMode, Error, IpProtocol, Result};
@@ -221,6 +221,133 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         let c = checksum::checksum(self.buffer.as_ref());
         self.set_checksum(c);
     }
+
+    /// NAT of an ICMP error: rewrites addresses and ports of the quoted packet.
+    ///
+    /// The quoted IPv4 header checksum, the quoted TCP or UDP checksum (when the quote holds
+    /// all of it; UDP's zero rules kept) and the ICMP checksum are all updated incrementally, so a
+    /// correct message stays correct (an SCTP CRC is left alone). Port rewrites need a
+    /// quoted TCP, UDP or SCTP header that is not a non-first fragment (`Unsupported`) with
+    /// at least its 4 port bytes (`Truncated`). On error nothing is changed.
+    pub fn rewrite_quote(&mut self, rw: &QuoteRewrite<Ipv4Addr>) -> Result<()> {
+        let (hlen, proto, l4_ok) = {
+            let q = self.quote()?;
+            (q.header_len(), q.next_header(), !q.header().is_non_first_fragment())
+        };
+        let quote_len = self.data().len();
+        check_port_rewrite(rw.rewrites_ports(), l4_ok, proto, quote_len.saturating_sub(hlen))?;
+        let mut icmp = self.checksum();
+        let data = self.data_mut();
+        let (ip_bytes, l4) = data.split_at_mut(hlen.min(quote_len));
+        let mut ip = ipv4::Packet::new_unchecked(ip_bytes);
+        let mut addrs = [None, None];
+        if let Some(new) = rw.src_addr {
+            let c0 = ip.checksum();
+            let old = ip.rewrite_src_addr(new);
+            icmp = checksum::update_u16(checksum::update_v4(icmp, old, new), c0, ip.checksum());
+            addrs[0] = Some((IpAddr::V4(old), IpAddr::V4(new)));
+        }
+        if let Some(new) = rw.dst_addr {
+            let c0 = ip.checksum();
+            let old = ip.rewrite_dst_addr(new);
+            icmp = checksum::update_u16(checksum::update_v4(icmp, old, new), c0, ip.checksum());
+            addrs[1] = Some((IpAddr::V4(old), IpAddr::V4(new)));
+        }
+        if l4_ok {
+            icmp = rewrite_quoted_l4(l4, proto, addrs, rw, icmp);
+        }
+        self.set_checksum(icmp);
+        Ok(())
+    }
+}
+
+/// Address and port rewrites for the packet quoted in an ICMP error. `A` is `Ipv4Addr` or
+/// `Ipv6Addr`; `None` leaves a field alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QuoteRewrite<A> {
+    /// New source address of the quoted packet.
+    pub src_addr: Option<A>,
+    /// New destination address of the quoted packet.
+    pub dst_addr: Option<A>,
+    /// New source port of the quoted packet.
+    pub src_port: Option<u16>,
+    /// New destination port of the quoted packet.
+    pub dst_port: Option<u16>,
+}
+
+impl<A> Default for QuoteRewrite<A> {
+    fn default() -> Self {
+        QuoteRewrite { src_addr: None, dst_addr: None, src_port: None, dst_port: None }
+    }
+}
+
+impl<A> QuoteRewrite<A> {
+    pub(crate) fn rewrites_ports(&self) -> bool {
+        self.src_port.is_some() || self.dst_port.is_some()
+    }
+}
+
+/// Checks that ports can be rewritten in a quote before anything is changed.
+pub(crate) fn check_port_rewrite(wanted: bool, l4_present: bool, proto: IpProtocol, l4_len: usize) -> Result<()> {
+    if !wanted {
+        return Ok(());
+    }
+    if !l4_present || !matches!(proto, IpProtocol::TCP | IpProtocol::UDP | IpProtocol::SCTP) {
+        return Err(Error::Unsupported);
+    }
+    if l4_len < 4 {
+        return Err(Error::Truncated);
+    }
+    Ok(())
+}
+
+/// Rewrites the ports of a quoted L4 header and updates its checksum (if quoted) for the
+/// port and pseudo-header address changes; returns the ICMP checksum updated for every byte
+/// changed here. All fields sit at even offsets of the ICMP message.
+pub(crate) fn rewrite_quoted_l4<A>(
+    l4: &mut [u8],
+    proto: IpProtocol,
+    addrs: [Option<(IpAddr, IpAddr)>; 2],
+    rw: &QuoteRewrite<A>,
+    mut icmp: u16,
+) -> u16 {
+    let is_udp = proto == IpProtocol::UDP;
+    let csum_at = match proto {
+        IpProtocol::TCP => Some(16),
+        IpProtocol::UDP => Some(6),
+        _ => None,
+    }
+    .filter(|&at| l4.len() >= at + 2);
+    let old_l4c = csum_at.map(|at| be::u16(&l4[at..at + 2]));
+    let mut l4c = old_l4c;
+    for (old, new) in addrs.into_iter().flatten() {
+        l4c = l4c.map(|c| {
+            if is_udp {
+                crate::udp::update_checksum_addr(c, old, new)
+            } else {
+                checksum::update_addr(c, old, new)
+            }
+        });
+    }
+    for (at, new) in [(0, rw.src_port), (2, rw.dst_port)] {
+        let Some(new) = new else { continue };
+        let Some(field) = l4.get_mut(at..at + 2) else { continue };
+        let old = be::u16(field);
+        be::put_u16(field, new);
+        icmp = checksum::update_u16(icmp, old, new);
+        l4c = l4c.map(|c| {
+            if is_udp {
+                crate::udp::update_checksum_u16(c, old, new)
+            } else {
+                checksum::update_u16(c, old, new)
+            }
+        });
+    }
+    if let (Some(at), Some(old), Some(new)) = (csum_at, old_l4c, l4c) {
+        be::put_u16(&mut l4[at..at + 2], new);
+        icmp = checksum::update_u16(icmp, old, new);
+    }
+    icmp
 }
 
 /// The IPv4 packet quoted in an ICMP error: its header in full, and whatever follows of the
@@ -572,6 +699,67 @@ mod tests {
         assert_eq!(format!("{:?}", Message(42)), "type 42");
     }
 
+    /// An ICMP port-unreachable quoting the first `cut` bytes of a whole IPv4 UDP or TCP
+    /// packet `src:sport -> dst:dport`, every checksum computed from scratch.
+    fn error_quoting(tcp: bool, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, cut: usize) -> Vec<u8> {
+        use crate::{tcp as t, udp as u};
+        let (s, d) = (IpAddr::V4(src), IpAddr::V4(dst));
+        let mut l4 = vec![0u8; if tcp { 24 } else { 12 }];
+        if tcp {
+            let r = t::TcpRepr {
+                src_port: sport, dst_port: dport, flags: t::TcpFlags::SYN, seq_number: 7, ack_number: 0,
+                window_len: 1000, urgent_at: 0, max_seg_size: Some(1460), window_scale: None,
+                sack_permitted: false, sack_ranges: [None; 4], timestamp: None, payload: &[],
+            };
+            r.emit(&mut t::Packet::new_unchecked(&mut l4[..]), s, d).unwrap();
+        } else {
+            let r = u::UdpRepr { src_port: sport, dst_port: dport, payload: b"ping" };
+            r.emit(&mut u::Packet::new_unchecked(&mut l4[..]), s, d).unwrap();
+        }
+        let ip = ipv4::Ipv4Repr {
+            src_addr: src, dst_addr: dst, next_header: if tcp { IpProtocol::TCP } else { IpProtocol::UDP },
+            payload_len: l4.len(), hop_limit: 64, dscp_ecn: 0, ident: 9, dont_frag: true, more_frags: false,
+            frag_offset: 0,
+        };
+        let mut inner = vec![0u8; 20];
+        ip.emit(&mut ipv4::Packet::new_unchecked(&mut inner[..])).unwrap();
+        inner.extend(&l4);
+        inner.truncate(cut);
+        let r = Icmpv4Repr::DstUnreachable { code: unreachable::PORT, next_hop_mtu: 0, quote: &inner };
+        let mut buf = vec![0u8; r.buffer_len()];
+        r.emit(&mut Packet::new_unchecked(&mut buf[..])).unwrap();
+        buf
+    }
+
+    #[test]
+    fn test_rewrite_quote() {
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let b = Ipv4Addr::new(192, 168, 1, 10);
+        let r = Ipv4Addr::new(172, 16, 0, 9);
+        for tcp in [false, true] {
+            let mut msg = error_quoting(tcp, r, 8053, b, 12345, 64);
+            let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+            p.rewrite_quote(&QuoteRewrite { src_addr: Some(a), src_port: Some(53), ..Default::default() }).unwrap();
+            assert_eq!(msg, error_quoting(tcp, a, 53, b, 12345, 64), "tcp {tcp}");
+            let p = Packet::new_checked(&msg[..]).unwrap();
+            assert!(p.verify_checksum() && p.quote().unwrap().header().verify_checksum());
+        }
+        // Only 2 L4 bytes quoted: ports cannot be rewritten, nothing changes; an address can.
+        let mut msg = error_quoting(false, r, 8053, b, 12345, 22);
+        let before = msg.clone();
+        let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+        assert_eq!(p.rewrite_quote(&QuoteRewrite { src_addr: Some(a), dst_port: Some(1), ..Default::default() }), Err(Error::Truncated));
+        assert_eq!(msg, before);
+        let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+        p.rewrite_quote(&QuoteRewrite { dst_addr: Some(a), ..Default::default() }).unwrap();
+        assert_eq!(msg, error_quoting(false, r, 8053, a, 12345, 22));
+        // Ports of an ICMP quote: unsupported.
+        let mut msg = FRAG_NEEDED;
+        msg[8 + 9] = 1;
+        let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+        assert_eq!(p.rewrite_quote(&QuoteRewrite { src_port: Some(1), ..Default::default() }), Err(Error::Unsupported));
+    }
+
     fn repr_strategy() -> impl Strategy<Value = (u8, u8, u16, u16, Vec<u8>)> {
         (0u8..4, any::<u8>(), any::<u16>(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..40))
     }
@@ -592,6 +780,28 @@ mod tests {
             prop_assert_eq!(Icmpv4Repr::parse(&Packet::new_checked(&buf[..]).unwrap(), ChecksumMode::Verify).unwrap(), r);
         }
 
+        /// Incremental rewrite of a quote == building the rewritten error from scratch, at every
+        /// quote length that holds the ports.
+        #[test]
+        fn rewrite_quote_matches_rebuild(tcp in any::<bool>(), old in any::<(u32, u16, u32, u16)>(), new in any::<(u32, u16, u32, u16)>(),
+                                         which in 0u8..16, cut in 24usize..64) {
+            // A quote that cuts the L4 checksum field in half cannot have it updated.
+            prop_assume!(cut - 20 != if tcp { 17 } else { 7 });
+            let pick = |bit: u8| which & bit != 0;
+            let (os, osp, od, odp) = (Ipv4Addr::from(old.0), old.1, Ipv4Addr::from(old.2), old.3);
+            let ns = if pick(1) { Ipv4Addr::from(new.0) } else { os };
+            let nsp = if pick(2) { new.1 } else { osp };
+            let nd = if pick(4) { Ipv4Addr::from(new.2) } else { od };
+            let ndp = if pick(8) { new.3 } else { odp };
+            let rw = QuoteRewrite {
+                src_addr: pick(1).then_some(ns), src_port: pick(2).then_some(nsp),
+                dst_addr: pick(4).then_some(nd), dst_port: pick(8).then_some(ndp),
+            };
+            let mut msg = error_quoting(tcp, os, osp, od, odp, cut);
+            Packet::new_checked(&mut msg[..]).unwrap().rewrite_quote(&rw).unwrap();
+            prop_assert_eq!(msg, error_quoting(tcp, ns, nsp, nd, ndp, cut));
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..80)) {
             if let Ok(p) = Packet::new_checked(&data[..]) {
@@ -603,6 +813,12 @@ mod tests {
                 if let Ok(r) = Icmpv4Repr::parse(&p, ChecksumMode::Ignore) {
                     let _ = r.quote();
                 }
+            }
+            let mut d = data.clone();
+            if let Ok(mut p) = Packet::new_checked(&mut d[..]) {
+                let rw = QuoteRewrite { src_addr: Some(Ipv4Addr::LOCALHOST), dst_addr: None, src_port: Some(1), dst_port: Some(2) };
+                let _ = p.rewrite_quote(&rw);
+                let _ = p.rewrite_quote(&QuoteRewrite { dst_addr: Some(Ipv4Addr::LOCALHOST), ..Default::default() });
             }
         }
     }

@@ -8,7 +8,7 @@ use core::fmt;
 use core::net::{IpAddr, Ipv6Addr};
 
 use crate::field::{Field, Rest};
-use crate::icmpv4::quoted_ports;
+use crate::icmpv4::{check_port_rewrite, quoted_ports, rewrite_quoted_l4, QuoteRewrite};
 use crate::ipv6::{self, UpperLayer};
 use crate::{be, checksum, clamp, clamp_mut, ChecksumMode, Error, IpProtocol, Result};
 
@@ -234,6 +234,41 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn update_checksum_addr(&mut self, old: Ipv6Addr, new: Ipv6Addr) {
         let c = checksum::update_addr(self.checksum(), IpAddr::V6(old), IpAddr::V6(new));
         self.set_checksum(c);
+    }
+
+    /// NAT of an ICMPv6 error: rewrites addresses and ports of the quoted packet, updating
+    /// the quoted TCP/UDP checksum (when quoted) and the ICMPv6 checksum incrementally.
+    ///
+    /// Port rewrites need the quoted extension headers to be walkable and a TCP, UDP or SCTP
+    /// header that is not a non-first fragment (`Unsupported`, or the walker's error) with at
+    /// least its 4 port bytes (`Truncated`). On error nothing is changed.
+    pub fn rewrite_quote(&mut self, rw: &QuoteRewrite<Ipv6Addr>) -> Result<()> {
+        let ul = self.quote()?.upper_layer();
+        let l4 = match ul {
+            Ok(ul) if ul.has_header() => Some((ipv6::HEADER_LEN + ul.offset, ul.protocol)),
+            Ok(_) => None,
+            Err(e) if rw.rewrites_ports() => return Err(e),
+            Err(_) => None,
+        };
+        let quote_len = self.data().len();
+        let (l4_at, proto) = l4.unwrap_or((quote_len, IpProtocol::IPV6_NONXT));
+        check_port_rewrite(rw.rewrites_ports(), l4.is_some(), proto, quote_len.saturating_sub(l4_at))?;
+        let mut icmp = self.checksum();
+        let data = self.data_mut();
+        let mut addrs = [None, None];
+        for (i, (range, new)) in [(8..24, rw.src_addr), (24..40, rw.dst_addr)].into_iter().enumerate() {
+            let Some(new) = new else { continue };
+            let field = &mut data[range];
+            let old = Ipv6Addr::from(<[u8; 16]>::try_from(&*field).unwrap_or([0; 16]));
+            field.copy_from_slice(&new.octets());
+            icmp = checksum::update_v6(icmp, old, new);
+            addrs[i] = Some((IpAddr::V6(old), IpAddr::V6(new)));
+        }
+        if l4.is_some() {
+            icmp = rewrite_quoted_l4(clamp_mut(data, l4_at, usize::MAX), proto, addrs, rw, icmp);
+        }
+        self.set_checksum(icmp);
+        Ok(())
     }
 }
 
@@ -589,7 +624,96 @@ mod tests {
         assert_eq!(format!("{:?}", Message(200)), "type 200");
     }
 
+    /// A port-unreachable from 2001:db8::fe to 2001:db8::2 quoting the first `cut` bytes of a
+    /// whole IPv6 UDP or TCP packet (with a fragment header if `frag`), every checksum
+    /// computed from scratch.
+    fn error_quoting(tcp: bool, frag: bool, src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16, cut: usize) -> Vec<u8> {
+        use crate::{tcp as t, udp as u};
+        let (s, d) = (IpAddr::V6(src), IpAddr::V6(dst));
+        let mut l4 = vec![0u8; if tcp { 24 } else { 12 }];
+        if tcp {
+            let r = t::TcpRepr {
+                src_port: sport, dst_port: dport, flags: t::TcpFlags::SYN, seq_number: 7, ack_number: 0,
+                window_len: 1000, urgent_at: 0, max_seg_size: Some(1440), window_scale: None,
+                sack_permitted: false, sack_ranges: [None; 4], timestamp: None, payload: &[],
+            };
+            r.emit(&mut t::Packet::new_unchecked(&mut l4[..]), s, d).unwrap();
+        } else {
+            let r = u::UdpRepr { src_port: sport, dst_port: dport, payload: b"ping" };
+            r.emit(&mut u::Packet::new_unchecked(&mut l4[..]), s, d).unwrap();
+        }
+        let proto = if tcp { IpProtocol::TCP } else { IpProtocol::UDP };
+        let mut ext = vec![];
+        if frag {
+            ext = vec![0u8; 8];
+            ipv6::FragmentRepr { next_header: proto, offset: 0, more_frags: true, ident: 5 }.emit(&mut ext).unwrap();
+        }
+        let ip = ipv6::Ipv6Repr {
+            src_addr: src, dst_addr: dst, next_header: if frag { IpProtocol::IPV6_FRAG } else { proto },
+            payload_len: ext.len() + l4.len(), hop_limit: 64, traffic_class: 0, flow_label: 0,
+        };
+        let mut inner = vec![0u8; 40];
+        ip.emit(&mut ipv6::Packet::new_unchecked(&mut inner[..])).unwrap();
+        inner.extend(&ext);
+        inner.extend(&l4);
+        inner.truncate(cut);
+        let r = Icmpv6Repr::DstUnreachable { code: unreachable::PORT, quote: &inner };
+        let mut buf = vec![0u8; r.buffer_len()];
+        r.emit(&mut Packet::new_unchecked(&mut buf[..]), a(0xfe), a(2)).unwrap();
+        buf
+    }
+
+    #[test]
+    fn test_rewrite_quote() {
+        let vip = a(0x80);
+        let real = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 9);
+        for (tcp, frag) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut msg = error_quoting(tcp, frag, real, 8443, a(1), 54321, 100);
+            let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+            p.rewrite_quote(&QuoteRewrite { src_addr: Some(vip), src_port: Some(443), ..Default::default() }).unwrap();
+            assert_eq!(msg, error_quoting(tcp, frag, vip, 443, a(1), 54321, 100), "tcp {tcp} frag {frag}");
+            assert!(Packet::new_checked(&msg[..]).unwrap().verify_checksum(a(0xfe), a(2)));
+        }
+        // Quote cut inside the fragment header: addresses only.
+        let mut msg = error_quoting(false, true, real, 8443, a(1), 54321, 44);
+        let before = msg.clone();
+        let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+        assert_eq!(p.rewrite_quote(&QuoteRewrite { src_port: Some(1), ..Default::default() }), Err(Error::Truncated));
+        assert_eq!(msg, before);
+        let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+        p.rewrite_quote(&QuoteRewrite { src_addr: Some(vip), ..Default::default() }).unwrap();
+        assert_eq!(msg, error_quoting(false, true, vip, 8443, a(1), 54321, 44));
+        // Non-first fragment: no ports to rewrite.
+        let mut msg = error_quoting(false, true, real, 8443, a(1), 54321, 100);
+        msg[8 + 42] = 0x05;
+        let mut p = Packet::new_checked(&mut msg[..]).unwrap();
+        assert_eq!(p.rewrite_quote(&QuoteRewrite { src_port: Some(1), ..Default::default() }), Err(Error::Unsupported));
+    }
+
     proptest! {
+        /// Incremental rewrite of a quote == building the rewritten error from scratch.
+        #[test]
+        fn rewrite_quote_matches_rebuild(tcp in any::<bool>(), frag in any::<bool>(), old in any::<(u128, u16, u128, u16)>(),
+                                         new in any::<(u128, u16, u128, u16)>(), which in 0u8..16, cut in 44usize..100) {
+            let hdrs = if frag { 48 } else { 40 };
+            prop_assume!(cut >= hdrs + 4);
+            // A quote that cuts the L4 checksum field in half cannot have it updated.
+            prop_assume!(cut - hdrs != if tcp { 17 } else { 7 });
+            let pick = |bit: u8| which & bit != 0;
+            let (os, osp, od, odp) = (Ipv6Addr::from(old.0), old.1, Ipv6Addr::from(old.2), old.3);
+            let ns = if pick(1) { Ipv6Addr::from(new.0) } else { os };
+            let nsp = if pick(2) { new.1 } else { osp };
+            let nd = if pick(4) { Ipv6Addr::from(new.2) } else { od };
+            let ndp = if pick(8) { new.3 } else { odp };
+            let rw = QuoteRewrite {
+                src_addr: pick(1).then_some(ns), src_port: pick(2).then_some(nsp),
+                dst_addr: pick(4).then_some(nd), dst_port: pick(8).then_some(ndp),
+            };
+            let mut msg = error_quoting(tcp, frag, os, osp, od, odp, cut);
+            Packet::new_checked(&mut msg[..]).unwrap().rewrite_quote(&rw).unwrap();
+            prop_assert_eq!(msg, error_quoting(tcp, frag, ns, nsp, nd, ndp, cut));
+        }
+
         #[test]
         fn roundtrip(kind in 0u8..6, code in any::<u8>(), x in any::<u32>(), data in proptest::collection::vec(any::<u8>(), 0..40)) {
             let mut quote = TOO_BIG[8..48].to_vec();
@@ -619,6 +743,12 @@ mod tests {
                 if let Ok(r) = Icmpv6Repr::parse(&p, a(1), a(2), ChecksumMode::Ignore) {
                     let _ = r.quote();
                 }
+            }
+            let mut d = data.clone();
+            if let Ok(mut p) = Packet::new_checked(&mut d[..]) {
+                let rw = QuoteRewrite { src_addr: Some(a(1)), dst_addr: Some(a(2)), src_port: Some(1), dst_port: None };
+                let _ = p.rewrite_quote(&rw);
+                let _ = p.rewrite_quote(&QuoteRewrite { dst_addr: Some(a(3)), ..Default::default() });
             }
         }
     }
