@@ -126,6 +126,43 @@ fn services() {
             .ok("-A -t [2001:db8::1]:443 -s rr -p 120 -M 64")
             .run("-Ln")
             .out(listing!["TCP  [2001:db8::1]:443 rr persistent 120 mask 64"]),
+        Case::new("IPv6 persistent without -M: /128 is not shown")
+            .ok("-A -t [2001:db8::2]:80 -s rr -p")
+            .run("-Ln")
+            .out(listing!["TCP  [2001:db8::2]:80 rr persistent 360"]),
+        Case::new("persistent fwmark services with masks")
+            .ok("-A -f 7 -s rr -p -M 255.255.255.0")
+            .ok("-A -f 8 -6 -s rr -p 60 -M 64")
+            .ok("-A -f 9 -6 -s rr -p")
+            .run("-Ln")
+            .out(listing![
+                "FWM  7 rr persistent 360 mask 255.255.255.0",
+                "FWM  8 IPv6 rr persistent 60 mask 64",
+                "FWM  9 IPv6 rr persistent 360",
+            ])
+            .run("-S -n")
+            .out(lines![
+                "-A -f 7 -s rr -p 360 -M 255.255.255.0",
+                "-A -f 8 -6 -s rr -p 60 -M 64",
+                "-A -f 9 -6 -s rr -p 360",
+            ]),
+        // -L prints the engine inside the persistent branch only; -S prints it always.
+        Case::new("persistence engine without persistence")
+            .ok("-A -u 192.0.2.4:5060 -s rr --pe sip")
+            .run("-Ln")
+            .out(listing!["UDP  192.0.2.4:5060 rr"])
+            .run("-S -n")
+            .out("-A -u 192.0.2.4:5060 -s rr --pe sip\n"),
+        Case::new("SCTP service with dests")
+            .ok("-A --sctp-service 192.0.2.3:9999 -s rr")
+            .ok("-a --sctp-service 192.0.2.3:9999 -r 198.51.100.10 -m")
+            .ok("-a --sctp-service 192.0.2.3:9999 -r 198.51.100.11:3868 -m -w 4")
+            .run("-Ln")
+            .out(listing![
+                "SCTP 192.0.2.3:9999 rr",
+                dest("198.51.100.10:9999", "Masq", 1),
+                dest("198.51.100.11:3868", "Masq", 4),
+            ]),
         Case::new("IPv6 prefix length out of range")
             .run("-A -t [2001:db8::1]:443 -p -M 129")
             .fails("illegal ipv6 netmask specified\n", 2),
@@ -325,6 +362,16 @@ fn schedulers() {
             .ok("-A -t 192.0.2.1:80 -s sh -b flag-3")
             .run("-Ln")
             .out(listing!["TCP  192.0.2.1:80 sh ()"]),
+        // parse_sched_flags runs after all options, so -b may come before -s.
+        Case::new("-b before -s")
+            .ok("-A -t 192.0.2.1:80 -b sh-port -s sh")
+            .run("-Ln")
+            .out(listing!["TCP  192.0.2.1:80 sh (sh-port)"]),
+        Case::new("-E with flags only: scheduler back to wlc")
+            .ok("-A -t 192.0.2.1:80 -s sh -b sh-port")
+            .ok("-E -t 192.0.2.1:80 -b flag-1")
+            .run("-Ln")
+            .out(listing!["TCP  192.0.2.1:80 wlc (flag-1)"]),
         Case::new("sh flag with another scheduler")
             .run("-A -t 192.0.2.1:80 -s rr -b sh-fallback")
             .fails("incompatible scheduler flag `sh-fallback'\n", 2),
@@ -753,6 +800,23 @@ fn list_formats() {
                     svc_zero_counters("TCP  [2001:db8::1]:80"),
                     dest_stats_zero("[2001:db8::10]:80"),
                     svc_zero_counters("FWM  7"),
+                ]
+            )),
+        // "%-33s" and "%-28s" pad but never cut an IPv6 name (only IPv4 names are cut).
+        Case::new("long IPv6 names are not padded or cut")
+            .ok("-A -t [2001:db8:1234:5678:9abc:def0:1234:5678]:65535 -s rr")
+            .ok("-a -t [2001:db8:1234:5678:9abc:def0:1234:5678]:65535 -r [2001:db8:1234:5678:9abc:def0:1234:5679]:65535 -m")
+            .run("-Ln")
+            .out(listing![
+                "TCP  [2001:db8:1234:5678:9abc:def0:1234:5678]:65535 rr",
+                "  -> [2001:db8:1234:5678:9abc:def0:1234:5679]:65535 Masq    1      0          0         ",
+            ])
+            .run("-Ln --stats")
+            .out(format!(
+                "{VERSION}{stats_title}{}",
+                lines![
+                    svc_zero_counters("TCP  [2001:db8:1234:5678:9abc:def0:1234:5678]:65535"),
+                    dest_stats_zero("[2001:db8:1234:5678:9abc:def0:1234:5679]:65535"),
                 ]
             )),
         Case::new("--persistent-conn")
@@ -1189,6 +1253,11 @@ fn save_and_restore() {
                 dest("198.51.100.10:80", "Masq", 1),
                 dest("198.51.100.11:80", "Masq", 3),
             ]),
+        Case::new("-R: last line without a newline")
+            .run("-R")
+            .input("-A -t 192.0.2.1:80 -s rr\n-a -t 192.0.2.1:80 -r 198.51.100.10 -m")
+            .run("-Ln")
+            .out(listing!["TCP  192.0.2.1:80 rr", dest("198.51.100.10:80", "Masq", 1)]),
         Case::new("-R: exit status of the last line")
             .run("-R")
             .input("-A -t 192.0.2.1:80 -s rr\n-D -t 192.0.2.9:80\n")
