@@ -102,6 +102,16 @@ pub fn checksum_with_pseudo(pseudo: u32, data: &[u8]) -> u16 {
 
 /// RFC 1624 eq. 3: the checksum after a 16-bit word at an even offset changed from `old` to
 /// `new`.
+///
+/// ```
+/// use dpvs_wire::checksum::{checksum, update_u16};
+/// let mut data = [0x45, 0x00, 0x12, 0x34, 0xab, 0xcd];
+/// let before = checksum(&data);
+/// data[2..4].copy_from_slice(&0x5678u16.to_be_bytes());
+/// assert_eq!(update_u16(before, 0x1234, 0x5678), checksum(&data));
+/// // RFC 1624 section 3: equation 3 gives 0x0000 where equation 2 would give 0xffff.
+/// assert_eq!(update_u16(0xdd2f, 0x5555, 0x3285), 0x0000);
+/// ```
 #[inline]
 pub fn update_u16(csum: u16, old: u16, new: u16) -> u16 {
     !fold(u32::from(!csum) + u32::from(!old) + u32::from(new))

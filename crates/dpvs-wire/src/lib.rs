@@ -13,6 +13,49 @@
 //!
 //! The crate does no I/O, no allocation, reads no clock and never panics on packet input.
 //! Checksums, including RFC 1624 incremental updates for NAT rewrites, are in [`checksum`].
+//!
+//! # Example: classify a frame, then NAT it
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use dpvs_wire::ethernet::{EthernetRepr, Frame};
+//! use dpvs_wire::{ipv4, tcp, ChecksumMode, EtherType, IpProtocol};
+//!
+//! # fn frame() -> Vec<u8> {
+//! #     let mut b = vec![
+//! #         2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, // Ethernet
+//! #         0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 168, 1, 10, 10, 0, 0, 1, // IPv4
+//! #         0xa8, 0xca, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0, // TCP
+//! #     ];
+//! #     ipv4::Packet::new_unchecked(&mut b[14..34]).fill_checksum();
+//! #     let (s, d) = (IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10)), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+//! #     tcp::Packet::new_unchecked(&mut b[34..]).fill_checksum(s, d).unwrap();
+//! #     b
+//! # }
+//! let mut buf = frame(); // client 192.168.1.10:43210 -> VIP 10.0.0.1:80, SYN
+//!
+//! // Parse: every step checks lengths first, so no accessor can panic.
+//! let eth = EthernetRepr::parse(&Frame::new_checked(&buf[..])?)?;
+//! assert_eq!(eth.ethertype, EtherType::IPV4);
+//! let l3 = eth.header_len();
+//! let ip = ipv4::Packet::new_checked(&buf[l3..])?;
+//! let ip_repr = ipv4::Ipv4Repr::parse(&ip, ChecksumMode::Verify)?;
+//! assert_eq!(ip_repr.next_header, IpProtocol::TCP);
+//! assert!(!ip_repr.is_fragment());
+//! let seg = tcp::Packet::new_checked(ip.payload())?;
+//! assert!(seg.syn() && seg.dst_port() == 80);
+//!
+//! // NAT to the real server 172.16.0.9:8080 with incremental checksum updates.
+//! let real = Ipv4Addr::new(172, 16, 0, 9);
+//! let mut ip = ipv4::Packet::new_checked(&mut buf[l3..])?;
+//! let vip = ip.rewrite_dst_addr(real);
+//! let mut seg = tcp::Packet::new_checked(ip.payload_mut())?;
+//! seg.update_checksum_addr(IpAddr::V4(vip), IpAddr::V4(real));
+//! seg.rewrite_dst_port(8080);
+//! seg.clamp_mss(1400)?;
+//! assert!(seg.verify_checksum(IpAddr::V4(ip_repr.src_addr), IpAddr::V4(real)));
+//! # Ok::<(), dpvs_wire::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -24,6 +24,12 @@ pub const HEADER_LEN: usize = field::CHECKSUM.end;
 
 /// RFC 1624 update of a UDP checksum for a 16-bit field change, keeping the UDP rules: an
 /// absent (zero) checksum stays zero, and a zero result is sent as `0xffff`.
+///
+/// ```
+/// use dpvs_wire::udp::update_checksum_u16;
+/// assert_eq!(update_checksum_u16(0, 53, 5353), 0); // IPv4 "no checksum" stays so
+/// assert_eq!(update_checksum_u16(0x0001, 0, 1), 0xffff); // zero result is sent as 0xffff
+/// ```
 pub fn update_checksum_u16(csum: u16, old: u16, new: u16) -> u16 {
     if csum == 0 {
         return 0;
