@@ -24,8 +24,9 @@ const SIGNALS: Token = Token(1);
 const FIRST_CLIENT: usize = 2;
 /// Connections served at once; more are accepted and closed at once.
 const MAX_CLIENTS: usize = 4096;
-/// The largest request datagram read; larger ones are dropped whole.
-const MAX_DATAGRAM: usize = 1 << 20;
+/// The largest request datagram read; larger ones are dropped whole (a
+/// netlink request never comes near: the clients' send buffers are 32 KiB).
+const MAX_DATAGRAM: usize = 256 * 1024;
 const CAP_NET_ADMIN: u32 = 12;
 
 struct Client {
@@ -48,12 +49,7 @@ pub struct Server {
 
 /// True when process `pid` has CAP_NET_ADMIN in its effective set.
 fn has_net_admin(pid: i32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
+    sys::effective_caps(pid).is_ok_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
 }
 
 /// Makes `path`'s directory (0755 when created) and clears a stale socket;
@@ -93,7 +89,7 @@ impl Server {
             path: path.to_path_buf(),
             clients: HashMap::new(),
             next: FIRST_CLIENT,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: vec![0; MAX_DATAGRAM],
             ipvs,
         })
     }
@@ -177,14 +173,14 @@ impl Server {
             if want_write {
                 return Ok(());
             }
-            match sys::recv_datagram(fd, &mut self.buf, MAX_DATAGRAM)? {
+            match sys::recv_datagram(fd, &mut self.buf)? {
                 sys::Recv::WouldBlock => return Ok(()),
                 sys::Recv::Closed => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
                 sys::Recv::TooLarge(n) => warn!(bytes = n, "dropped an oversized IPVS request"),
-                sys::Recv::Datagram(_) => {
+                sys::Recv::Datagram(n) => {
                     let admin = client.admin;
                     let mut out = std::mem::take(&mut client.out);
-                    self.ipvs.handle_datagram(&self.buf, admin, &mut out);
+                    self.ipvs.handle_datagram(&self.buf[..n], admin, &mut out);
                     if let Some(c) = self.clients.get_mut(&token) {
                         c.out = out;
                     }

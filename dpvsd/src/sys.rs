@@ -95,53 +95,59 @@ pub fn peer_cred(fd: RawFd) -> io::Result<PeerCred> {
     Ok(PeerCred { pid: cred.pid, uid: cred.uid })
 }
 
+/// The effective capability set of process `pid` (capget(2), version 3).
+pub fn effective_caps(pid: i32) -> io::Result<u64> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header { version: LINUX_CAPABILITY_VERSION_3, pid };
+    let mut data = [Data::default(); 2];
+    // SAFETY: header and data are live, repr(C), and sized as capget's
+    // version-3 ABI requires (one header, two data structs).
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::from(data[0].effective) | (u64::from(data[1].effective) << 32))
+}
+
 /// The result of a non-blocking receive.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Recv {
     /// A datagram of this many bytes is in the buffer.
     Datagram(usize),
-    /// The datagram was larger than `max`; it has been consumed and dropped.
+    /// The datagram was larger than the buffer; it has been consumed and dropped.
     TooLarge(usize),
     WouldBlock,
     Closed,
 }
 
-/// Receives one datagram into `buf` (resized to fit, up to `max` bytes).
-pub fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> io::Result<Recv> {
-    let mut probe = [0u8; 1];
-    // SAFETY: probe is a live 1-byte buffer; MSG_TRUNC makes recv report the
-    // full datagram length without writing past the buffer.
-    let peeked = unsafe {
-        libc::recv(fd, probe.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT)
-    };
-    if peeked < 0 {
+/// Receives one datagram into `buf`, whose length is the largest datagram
+/// accepted (one recv, with MSG_TRUNC telling the real size).
+pub fn recv_datagram(fd: RawFd, buf: &mut [u8]) -> io::Result<Recv> {
+    // SAFETY: buf is a live, initialised slice; with MSG_TRUNC the kernel
+    // still writes at most buf.len() bytes and only reports the full length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT | libc::MSG_TRUNC) };
+    if n < 0 {
         let e = io::Error::last_os_error();
         return if e.kind() == io::ErrorKind::WouldBlock { Ok(Recv::WouldBlock) } else { Err(e) };
     }
-    let want = peeked as usize;
-    if want == 0 {
-        // A zero-length datagram and EOF look alike on a peek: read it to know.
-        // SAFETY: probe is a live 1-byte buffer.
-        let n = unsafe { libc::recv(fd, probe.as_mut_ptr().cast(), 1, libc::MSG_DONTWAIT) };
-        return match n {
-            0 => Ok(Recv::Closed),
-            n if n < 0 => Err(io::Error::last_os_error()),
-            _ => Ok(Recv::Datagram(0)),
-        };
+    match n as usize {
+        // SEQPACKET: zero bytes is the peer's orderly shutdown.
+        0 => Ok(Recv::Closed),
+        n if n > buf.len() => Ok(Recv::TooLarge(n)),
+        n => Ok(Recv::Datagram(n)),
     }
-    let cap = want.min(max);
-    buf.resize(cap, 0);
-    // SAFETY: buf has cap initialised bytes; recv writes at most cap bytes.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), cap, libc::MSG_DONTWAIT | libc::MSG_TRUNC) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
-    if n > cap {
-        return Ok(Recv::TooLarge(n));
-    }
-    buf.truncate(n);
-    Ok(Recv::Datagram(n))
 }
 
 /// Sends one datagram without blocking and without SIGPIPE. Ok(false) when

@@ -110,6 +110,8 @@ pub struct IpvsState {
     pub backup: Option<Daemon>,
     /// Dests whose family differs from their service's (tunnel only).
     mixed_af_dests: usize,
+    /// All dests of all services.
+    dests: usize,
 }
 
 impl Default for IpvsState {
@@ -120,6 +122,7 @@ impl Default for IpvsState {
             master: None,
             backup: None,
             mixed_af_dests: 0,
+            dests: 0,
         }
     }
 }
@@ -192,7 +195,7 @@ impl IpvsState {
     }
 
     pub fn dest_count(&self) -> usize {
-        self.services.values().map(|s| s.dests.len()).sum()
+        self.dests
     }
 
     /// Applies one of the "set" commands (everything that is not a GET).
@@ -201,6 +204,7 @@ impl IpvsState {
             cmd::FLUSH => {
                 self.services.clear();
                 self.mixed_af_dests = 0;
+                self.dests = 0;
                 return Ok(Change::Config);
             }
             cmd::SET_CONFIG => return self.set_config(t).map(|()| Change::Config),
@@ -259,6 +263,7 @@ impl IpvsState {
             cmd::DEL_SERVICE => {
                 if let Some(svc) = self.services.remove(&spec.key) {
                     self.mixed_af_dests -= svc.dests.iter().filter(|d| d.af != svc.key.af()).count();
+                    self.dests -= svc.dests.len();
                 }
             }
             cmd::NEW_DEST => self.add_dest(&spec.key, dest.as_ref().ok_or(Errno::EINVAL)?)?,
@@ -315,6 +320,7 @@ impl IpvsState {
             return Err(Errno::EINVAL);
         }
         svc.dests.insert(0, Dest { af: d.af, addr: d.addr, port: d.port, params: p, stats: Stats::default() });
+        self.dests += 1;
         if d.af != key.af() {
             self.mixed_af_dests += 1;
         }
@@ -334,6 +340,7 @@ impl IpvsState {
         let svc = self.services.get_mut(key).ok_or(Errno::ESRCH)?;
         let i = svc.find_dest(d.af, &d.addr, d.port).ok_or(Errno::ENOENT)?;
         let removed = svc.dests.remove(i);
+        self.dests -= 1;
         if removed.af != key.af() {
             self.mixed_af_dests -= 1;
         }
@@ -539,6 +546,10 @@ mod tests {
         v6.af = AF_INET6;
         assert_eq!(run(&mut st, cmd::NEW_DEST, vec![s.to_attr(), v6.to_attr()]), Err(Errno::EINVAL));
         assert_eq!(st.dest_count(), 2);
+        run(&mut st, cmd::DEL_DEST, vec![s.to_attr(), dest("192.168.1.10", 80, 1).to_attr()]).unwrap();
+        assert_eq!(st.dest_count(), 1);
+        run(&mut st, cmd::DEL_SERVICE, vec![s.to_attr()]).unwrap();
+        assert_eq!(st.dest_count(), 0);
     }
 
     #[test]
