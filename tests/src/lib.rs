@@ -318,6 +318,13 @@ impl Dpvsd {
         }
     }
 
+    /// The exit status when dpvsd has exited on its own (it is then reaped).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status)
+    }
+
     /// Kills dpvsd with SIGKILL (a crash) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -752,7 +759,19 @@ pub fn run_cases(cases: &[Case]) {
     }
     let mut failures = Vec::new();
     for case in cases {
-        let dpvsd = Dpvsd::start();
+        let started = std::panic::catch_unwind(Dpvsd::start);
+        let mut dpvsd = match started {
+            Ok(d) => d,
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                failures.push(format!("case `{}`: dpvsd did not start: {msg}\n", case.name));
+                continue;
+            }
+        };
         for (i, step) in case.steps.iter().enumerate() {
             let args: Vec<&str> = step.args.split_whitespace().collect();
             let what = format!(
@@ -771,6 +790,9 @@ pub fn run_cases(cases: &[Case]) {
                 let log = strip_ansi(&dpvsd.stderr_log());
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
                 let mut msg = format!("{what}\n{report}");
+                if let Some(status) = dpvsd.exited() {
+                    let _ = writeln!(msg, "  dpvsd is no longer running: {status}");
+                }
                 if !tail.is_empty() {
                     msg.push_str("  dpvsd stderr (last lines):\n");
                     for l in tail.iter().rev() {
