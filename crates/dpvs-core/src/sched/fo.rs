@@ -5,7 +5,7 @@
 
 use crate::dest::{Dest, DestCounters};
 
-use super::overloaded;
+use super::not_overloaded;
 
 /// The `fo` scheduler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,8 +17,8 @@ impl Fo {
     pub fn pick(&self, dests: &[Dest], counters: &[DestCounters]) -> Option<usize> {
         let mut best = None;
         let mut hw = 0;
-        for (i, d) in dests.iter().enumerate() {
-            if d.is_available() && !overloaded(dests, counters, i) && d.weight > hw {
+        for (i, d, _) in not_overloaded(dests, counters) {
+            if d.weight > hw {
                 best = Some(i);
                 hw = d.weight;
             }

@@ -6,7 +6,7 @@
 
 use crate::dest::{Dest, DestCounters};
 
-use super::{counters_of, overloaded};
+use super::not_overloaded;
 
 /// The `lc` scheduler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,11 +17,11 @@ impl Lc {
     #[inline]
     pub fn pick(&self, dests: &[Dest], counters: &[DestCounters]) -> Option<usize> {
         let mut least: Option<(usize, u64)> = None;
-        for (i, d) in dests.iter().enumerate() {
-            if !d.is_available() || d.weight <= 0 || overloaded(dests, counters, i) {
+        for (i, d, c) in not_overloaded(dests, counters) {
+            if d.weight <= 0 {
                 continue;
             }
-            let doh = counters_of(counters, i).overhead();
+            let doh = c.overhead();
             match least {
                 Some((_, loh)) if doh >= loh => {}
                 _ => least = Some((i, doh)),

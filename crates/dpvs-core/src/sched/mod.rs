@@ -640,6 +640,26 @@ pub(crate) fn overloaded(dests: &[Dest], counters: &[DestCounters], i: usize) ->
     dests[i].is_overloaded() || counters.get(i).is_some_and(|c| c.overloaded)
 }
 
+/// Zero counters, for dests beyond the end of a short counters slice.
+pub(crate) static ZERO_COUNTERS: DestCounters = DestCounters {
+    active: 0,
+    inactive: 0,
+    persistent: 0,
+    overloaded: false,
+};
+
+/// The dests of the list that are not overloaded, in list order, with their counters.
+#[inline]
+pub(crate) fn not_overloaded<'a>(
+    dests: &'a [Dest],
+    counters: &'a [DestCounters],
+) -> impl Iterator<Item = (usize, &'a Dest, &'a DestCounters)> + 'a {
+    dests.iter().enumerate().filter_map(move |(i, d)| {
+        let c = counters.get(i).unwrap_or(&ZERO_COUNTERS);
+        (d.is_available() && !d.is_overloaded() && !c.overloaded).then_some((i, d, c))
+    })
+}
+
 /// Sentinel for an empty table slot.
 pub(crate) const NO_DEST: u32 = u32::MAX;
 

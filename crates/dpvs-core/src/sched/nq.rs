@@ -6,8 +6,9 @@
 
 use crate::dest::{Dest, DestCounters};
 
+use super::not_overloaded;
 use super::sed::sed_overhead;
-use super::{counters_of, overloaded};
+use super::wlc::product_gt;
 
 /// The `nq` scheduler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,25 +18,22 @@ impl Nq {
     /// `ip_vs_nq_schedule`.
     #[inline]
     pub fn pick(&self, dests: &[Dest], counters: &[DestCounters]) -> Option<usize> {
-        let mut least: Option<(usize, u128)> = None;
-        for (i, d) in dests.iter().enumerate() {
-            if !d.is_available() || overloaded(dests, counters, i) || d.weight <= 0 {
+        let mut least: Option<(usize, u64, u64)> = None; // (dest, overhead, weight)
+        for (i, d, c) in not_overloaded(dests, counters) {
+            if d.weight <= 0 {
                 continue;
             }
-            let c = counters_of(counters, i);
-            let doh = sed_overhead(&c) as u128;
             if c.active == 0 {
                 return Some(i);
             }
-            let better = match least {
-                None => true,
-                Some((l, loh)) => loh * d.weight as u128 > doh * dests[l].weight.max(0) as u128,
-            };
-            if better {
-                least = Some((i, doh));
+            let doh = sed_overhead(c);
+            let dw = d.weight as u64;
+            match least {
+                Some((_, loh, lw)) if !product_gt(loh, dw, doh, lw) => {}
+                _ => least = Some((i, doh, dw)),
             }
         }
-        least.map(|(i, _)| i)
+        least.map(|(i, ..)| i)
     }
 }
 

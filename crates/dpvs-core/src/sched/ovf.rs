@@ -6,7 +6,7 @@
 
 use crate::dest::{Dest, DestCounters};
 
-use super::{counters_of, overloaded};
+use super::not_overloaded;
 
 /// The `ovf` scheduler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,13 +18,9 @@ impl Ovf {
     pub fn pick(&self, dests: &[Dest], counters: &[DestCounters]) -> Option<usize> {
         let mut best: Option<usize> = None;
         let mut hw = 0;
-        for (i, d) in dests.iter().enumerate() {
+        for (i, d, c) in not_overloaded(dests, counters) {
             let w = d.weight;
-            if !d.is_available()
-                || overloaded(dests, counters, i)
-                || counters_of(counters, i).active as i64 > w as i64
-                || w <= 0
-            {
+            if c.active as i64 > w as i64 || w <= 0 {
                 continue;
             }
             if best.is_none() || w > hw {

@@ -8,7 +8,7 @@
 
 use crate::dest::{Dest, DestCounters};
 
-use super::{counters_of, overloaded};
+use super::not_overloaded;
 
 /// The `twos` scheduler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,12 +41,6 @@ impl TwosState {
     }
 }
 
-#[inline]
-fn eligible(dests: &[Dest], counters: &[DestCounters], i: usize) -> bool {
-    let d = &dests[i];
-    d.is_available() && !overloaded(dests, counters, i) && d.weight > 0
-}
-
 impl Twos {
     /// `ip_vs_twos_schedule`.
     #[inline]
@@ -56,12 +50,10 @@ impl Twos {
         dests: &[Dest],
         counters: &[DestCounters],
     ) -> Option<usize> {
-        let mut total: u64 = 0;
-        for i in 0..dests.len() {
-            if eligible(dests, counters, i) {
-                total += dests[i].weight as u64;
-            }
-        }
+        let total: u64 = not_overloaded(dests, counters)
+            .filter(|(_, d, _)| d.weight > 0)
+            .map(|(_, d, _)| d.weight as u64)
+            .sum();
         if total == 0 {
             return None;
         }
@@ -83,15 +75,15 @@ impl Twos {
         let mut c1: Option<(usize, u128, u128)> = None; // (dest, weight, overhead)
         let mut c2: Option<(usize, u128, u128)> = None;
         let mut last = None;
-        for i in 0..dests.len() {
-            if !eligible(dests, counters, i) {
+        for (i, d, c) in not_overloaded(dests, counters) {
+            if d.weight <= 0 {
                 continue;
             }
             last = Some(i);
-            let w = dests[i].weight as i128;
+            let w = d.weight as i128;
             rw1 -= w;
             rw2 -= w;
-            let oh = counters_of(counters, i).overhead() as u128;
+            let oh = c.overhead() as u128;
             if rw1 <= 0 && c1.is_none() {
                 c1 = Some((i, w as u128, oh));
             }

@@ -7,8 +7,6 @@
 
 use crate::dest::{Dest, DestCounters};
 
-use super::{counters_of, overloaded};
-
 /// The `wlc` scheduler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Wlc;
@@ -22,34 +20,50 @@ impl Wlc {
 }
 
 /// The weighted least-load search shared by wlc, sed, lblc and lblcr (`__ip_vs_lblc_schedule`
-/// is the same loop), with the overhead function as a parameter.
+/// is the same loop), with the overhead function as a parameter: `least` starts at the first
+/// dest with a positive weight that is not overloaded, and a later dest that is not overloaded
+/// replaces it when `overhead(least) * weight(d) > overhead(d) * weight(least)`.
 #[inline]
 pub(crate) fn weighted_least(
     dests: &[Dest],
     counters: &[DestCounters],
     overhead: impl Fn(&DestCounters) -> u64,
 ) -> Option<usize> {
-    let mut it = dests.iter().enumerate().filter(|(_, d)| d.is_available());
-    let (mut least, mut loh) = loop {
-        let (i, d) = it.next()?;
-        if !overloaded(dests, counters, i) && d.weight > 0 {
-            break (i, overhead(&counters_of(counters, i)) as u128);
-        }
-    };
-    for (i, d) in it {
-        if overloaded(dests, counters, i) {
+    let zero = DestCounters::default();
+    let mut least = usize::MAX;
+    let (mut loh, mut lw) = (0u64, 0u64);
+    for (i, d) in dests.iter().enumerate() {
+        let c = counters.get(i).unwrap_or(&zero);
+        if !d.is_available() || d.is_overloaded() || c.overloaded {
             continue;
         }
-        let doh = overhead(&counters_of(counters, i)) as u128;
-        // weights are compared as the kernel's (__s64) products; negative weights never win
-        let dw = d.weight.max(0) as u128;
-        let lw = dests[least].weight.max(0) as u128;
-        if loh * dw > doh * lw {
+        if least == usize::MAX {
+            if d.weight > 0 {
+                least = i;
+                loh = overhead(c);
+                lw = d.weight as u64;
+            }
+            continue;
+        }
+        let doh = overhead(c);
+        // a zero (or invalid negative) weight can never win the strict comparison
+        let dw = d.weight.max(0) as u64;
+        if product_gt(loh, dw, doh, lw) {
             least = i;
             loh = doh;
+            lw = dw;
         }
     }
-    Some(least)
+    (least != usize::MAX).then_some(least)
+}
+
+/// `a * b > c * d` without overflow (the kernel computes it in `__s64`).
+#[inline]
+pub(crate) fn product_gt(a: u64, b: u64, c: u64, d: u64) -> bool {
+    match (a.checked_mul(b), c.checked_mul(d)) {
+        (Some(x), Some(y)) => x > y,
+        _ => a as u128 * b as u128 > c as u128 * d as u128,
+    }
 }
 
 #[cfg(test)]
