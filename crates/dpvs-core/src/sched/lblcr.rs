@@ -333,6 +333,76 @@ mod tests {
         })
     }
 
+    /// Vectors from a C transcription of `ip_vs_lblc_schedule` and `ip_vs_lblcr_schedule`
+    /// (with the kernel's dest-set list operations): weights 3, 1, 4, 2; at step `t` dest `i`
+    /// has `(3t + 5i) mod 7` active and `(t + i) mod 4` inactive connections, dest 2 is
+    /// overloaded when `t mod 11 == 0`, dest 1 is quiesced for `60 <= t < 80`; the destination
+    /// address is 198.18.0.`(7t mod 5)` and the time `10t` seconds; lblcr's expiration is 100 s.
+    #[test]
+    fn lblc_and_lblcr_match_the_kernel_algorithm() {
+        let lblc_want: [i32; 120] = [
+            0, 0, 3, 1, 2, 0, 2, 3, 1, 2, 0, 2, 3, 2, 2, 0, 2, 1, 2, 2, 2, 2, 1, 2, 1, 2, 2, 2, 2,
+            1, 2, 1, 2, 2, 2, 2, 1, 2, 1, 2, 2, 2, 2, 1, 2, 1, 2, 2, 2, 2, 1, 2, 1, 2, 2, 0, 2, 1,
+            2, 1, 2, 2, 2, 2, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2, 1, 2,
+            1, 2, 2, 2, 2, 1, 2, 1, 2, 2, 2, 2, 1, 2, 1, 2, 2, 2, 2, 1, 2, 1, 2, 2, 2, 2, 1, 2, 1,
+            2, 2, 2, 2,
+        ];
+        let lblcr_want: [i32; 120] = [
+            0, 0, 3, 1, 2, 0, 2, 3, 1, 2, 0, 0, 3, 2, 2, 0, 2, 1, 2, 2, 2, 0, 1, 2, 1, 2, 0, 2, 2,
+            1, 2, 0, 2, 0, 2, 0, 0, 3, 0, 2, 0, 2, 3, 0, 3, 0, 2, 2, 2, 3, 0, 2, 1, 2, 2, 0, 0, 1,
+            2, 1, 2, 0, 2, 2, 2, 2, 0, 2, 2, 2, 0, 0, 2, 2, 2, 0, 2, 0, 2, 3, 0, 2, 0, 2, 3, 0, 2,
+            1, 0, 3, 2, 0, 0, 2, 1, 2, 0, 2, 0, 1, 2, 0, 2, 0, 2, 0, 0, 2, 0, 2, 0, 2, 0, 0, 2, 0,
+            2, 0, 2, 2,
+        ];
+        let sets_want: [&[usize]; 5] = [&[0], &[2, 0], &[2, 0], &[2], &[2, 0]];
+        let base = dests(&[3, 1, 4, 2]);
+        let params = LocalityParams {
+            expiration: Duration::from_secs(100),
+            ..Default::default()
+        };
+        let step = |t: usize| {
+            let mut d = base.clone();
+            let mut c = counters(&[(0, 0); 4]);
+            for i in 0..4 {
+                c[i].active = ((t * 3 + i * 5) % 7) as u32;
+                c[i].inactive = ((t + i) % 4) as u32;
+            }
+            c[2].overloaded = t % 11 == 0;
+            if (60..80).contains(&t) {
+                d[1].weight = 0;
+            }
+            let inp = SchedInput {
+                vaddr: IpAddr::V4(Ipv4Addr::new(198, 18, 0, ((t * 7) % 5) as u8)),
+                now: Duration::from_secs(t as u64 * 10),
+                ..any_input()
+            };
+            (d, c, inp)
+        };
+        let mut st = crate::sched::lblc::LblcState::new(&params);
+        for (t, want) in lblc_want.iter().enumerate() {
+            let (d, c, inp) = step(t);
+            let got = crate::sched::lblc::Lblc
+                .pick(&mut st, &d, &c, &inp)
+                .map_or(-1, |i| i as i32);
+            assert_eq!(got, *want, "lblc step {t}");
+        }
+        let mut st = LblcrState::new(&params);
+        for (t, want) in lblcr_want.iter().enumerate() {
+            let (d, c, inp) = step(t);
+            assert_eq!(
+                Lblcr.pick(&mut st, &d, &c, &inp).map_or(-1, |i| i as i32),
+                *want,
+                "lblcr step {t}"
+            );
+        }
+        for (k, want) in sets_want.iter().enumerate() {
+            let got = st
+                .cached(IpAddr::V4(Ipv4Addr::new(198, 18, 0, k as u8)))
+                .unwrap();
+            assert_eq!(got, *want, "set of 198.18.0.{k}");
+        }
+    }
+
     #[test]
     fn replicates_when_the_member_is_overloaded() {
         let d = dests(&[2, 2, 2]);
