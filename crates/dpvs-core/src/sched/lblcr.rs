@@ -363,9 +363,9 @@ mod tests {
         let step = |t: usize| {
             let mut d = base.clone();
             let mut c = counters(&[(0, 0); 4]);
-            for i in 0..4 {
-                c[i].active = ((t * 3 + i * 5) % 7) as u32;
-                c[i].inactive = ((t + i) % 4) as u32;
+            for (i, ci) in c.iter_mut().enumerate() {
+                ci.active = ((t * 3 + i * 5) % 7) as u32;
+                ci.inactive = ((t + i) % 4) as u32;
             }
             c[2].overloaded = t % 11 == 0;
             if (60..80).contains(&t) {
