@@ -45,6 +45,17 @@
 //! The kernel code read was Linux 6.x (`flags2` overload bit era); the algorithms have been
 //! stable since 4.x.
 //!
+//! # How fidelity is checked
+//!
+//! Besides sequences worked out by hand, the tests of `wrr`, `sh`, `mh`, `lblc` and `lblcr`
+//! hold vectors produced by C transcriptions of the kernel functions (kept outside the
+//! project; the transcription walks a circular list as `list_head` does, and `mh` uses
+//! `lib/siphash.c`'s 64-bit `hsiphash`), and `conhash`'s tests hold vectors produced by DPVS's
+//! own libconhash sources compiled against a stub `dpdk.h`. Our SipHash is also checked against
+//! the SipHash paper's vectors and CPython's SipHash-1-3, our MD5 against RFC 1321 and
+//! `hashlib`. `tests/pick_does_not_allocate.rs` runs every scheduler under a counting
+//! allocator.
+//!
 //! # Model and deliberate deviations
 //!
 //! - **Dest list.** The dest slice is the kernel's `svc->destinations` in order. A dest whose
@@ -56,7 +67,13 @@
 //!   worker sees. With one worker the picks are the kernel's.
 //! - **Per-worker cursors.** rr/wrr cursors are per worker. [`StateParams::start`] lets each
 //!   worker begin at a different dest as DPVS does ([`first_dest_for_worker`]); `start == 0`
-//!   reproduces the kernel's sequence exactly.
+//!   reproduces the kernel's sequence exactly. (`start` is the first dest *examined*; DPVS
+//!   parks its rr cursor on the computed dest, so its first pick is the one after it.)
+//! - **Snapshots.** A new snapshot rebuilds the scheduler from the whole dest list, where the
+//!   kernel updates it per added/deleted/edited dest. The tables come out the same (sh, dh and mh
+//!   rebuild completely in the kernel too; conhash's ring is a set of vnodes); per-worker state
+//!   goes through [`SchedState::on_update`], which runs the kernel's hooks only if the list
+//!   changed. Several changes folded into one snapshot are applied as one.
 //! - **Weights `<= 0`** are quiescent everywhere (the kernel compares `== 0` in some modules and
 //!   `> 0` in others; it never stores a negative weight, so this only matters for invalid input).
 //! - **Arithmetic** is done in 64/128 bits, so `overhead * weight` never overflows where the
