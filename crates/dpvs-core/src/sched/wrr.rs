@@ -100,7 +100,8 @@ impl Wrr {
     ) -> Option<usize> {
         let n = dests.len();
         let mut dest = st.cl.filter(|c| *c < n);
-        if self.mw == 0 {
+        // the kernel tests `mw == 0`; `<= 0` also covers invalid negative weights
+        if self.mw <= 0 {
             st.cl = dest;
             return None;
         }
@@ -343,6 +344,14 @@ mod tests {
         let s = seq(&[2, 0, 1], 30);
         assert!(!s.contains(&1));
         assert_eq!(s.iter().filter(|x| **x == 0).count(), 20);
+    }
+
+    #[test]
+    fn negative_weights_are_never_picked() {
+        let d = dests(&[-3, -1]);
+        let s = Wrr::new(&d);
+        let mut st = s.new_state(0);
+        assert_eq!(s.pick(&mut st, &d, &[]), None);
     }
 
     #[test]
