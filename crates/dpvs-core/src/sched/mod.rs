@@ -853,6 +853,79 @@ mod tests {
         assert_eq!(got, [0, 1, 2, 2, 2, 1, 2, 2, 0]);
     }
 
+    fn arb_dests() -> impl proptest::strategy::Strategy<Value = (Vec<Dest>, Vec<DestCounters>)> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            (
+                -1i32..6,
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+                0u32..5,
+                0u32..5,
+            ),
+            0..12,
+        )
+        .prop_map(|v| {
+            let mut d = dests(&v.iter().map(|x| x.0).collect::<Vec<_>>());
+            let mut c = vec![];
+            for (i, (_, avail, over, cover, a, ina)) in v.into_iter().enumerate() {
+                d[i].flags
+                    .set(crate::dest::DestFlags::AVAILABLE, avail || i % 2 == 0);
+                d[i].flags
+                    .set(crate::dest::DestFlags::OVERLOADED, over && i % 3 == 0);
+                c.push(DestCounters {
+                    active: a,
+                    inactive: ina,
+                    persistent: 0,
+                    overloaded: cover && i % 3 == 1,
+                });
+            }
+            (d, c)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn picks_are_always_usable_dests(
+            (d, c) in arb_dests(),
+            (d2, _) in arb_dests(),
+            flags in 0u32..0x20,
+            seed in proptest::prelude::any::<u64>(),
+            addrs in proptest::collection::vec((proptest::prelude::any::<u32>(), proptest::prelude::any::<u16>()), 1..20),
+        ) {
+            for e in SCHEDULERS.iter() {
+                let cfg = SchedConfig { flags, ipv6: false };
+                let s = (e.build)(&d, &cfg).unwrap();
+                let mut st = s.new_state(&StateParams { seed, start: seed as usize % 5, ..Default::default() });
+                for (k, (a, p)) in addrs.iter().enumerate() {
+                    let inp = SchedInput {
+                        caddr: std::net::Ipv4Addr::from(*a).into(),
+                        cport: *p,
+                        vaddr: std::net::Ipv4Addr::from(a.rotate_left(7) & 0xff00_0003).into(),
+                        now: Duration::from_secs(k as u64 * 1000),
+                        ..any_input()
+                    };
+                    if let Some(i) = s.pick(&mut st, &d, &c, &inp) {
+                        proptest::prop_assert!(i < d.len(), "{}", e.name);
+                        proptest::prop_assert!(d[i].is_available() && d[i].weight > 0, "{}", e.name);
+                        // the kernel's lblc reuses a cached dest without looking at the
+                        // threshold overload flag
+                        if e.kind != SchedKind::Lblc {
+                            proptest::prop_assert!(!overloaded(&d, &c, i), "{}", e.name);
+                        }
+                    }
+                    st.expire(inp.now);
+                }
+                // a later snapshot with an unrelated dest list must not upset the state
+                let s2 = (e.build)(&d2, &cfg).unwrap();
+                st.on_update(&s2, &d, &d2, &StateParams::default());
+                let _ = s2.pick(&mut st, &d2, &[], &any_input());
+            }
+        }
+    }
+
     #[test]
     fn first_dest_spread_like_dpvs() {
         assert_eq!(first_dest_for_worker(8, 4, 0), 0);
