@@ -15,13 +15,14 @@ pub enum FamilyQuery {
 }
 
 /// Parses the attributes of a GETFAMILY request (`ctrl_getfamily`): a family
-/// id or a name must be present, else EINVAL.
+/// id or a name must be present, else EINVAL. The kernel looks the id up
+/// first and then the name, so with both the name decides.
 pub fn parse_getfamily(attrs: &[u8]) -> Result<FamilyQuery, Errno> {
     let t = AttrTable::parse(attrs, &CTRL_POLICY)?;
-    if let Some(id) = t.u16(ctrl::ATTR_FAMILY_ID) {
-        return Ok(FamilyQuery::Id(id));
+    if let Some(name) = t.string(ctrl::ATTR_FAMILY_NAME) {
+        return Ok(FamilyQuery::Name(name));
     }
-    t.string(ctrl::ATTR_FAMILY_NAME).map(FamilyQuery::Name).ok_or(Errno::EINVAL)
+    t.u16(ctrl::ATTR_FAMILY_ID).map(FamilyQuery::Id).ok_or(Errno::EINVAL)
 }
 
 /// The IPVS operations in the kernel's `ip_vs_genl_ops` order, with whether

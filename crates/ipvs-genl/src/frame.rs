@@ -109,7 +109,8 @@ pub struct GenlBody {
     pub family: u16,
     pub cmd: u8,
     pub version: u8,
-    pub attrs: Vec<Attr>,
+    /// The attributes, already encoded (see [`Attr::write`]).
+    pub attrs: Vec<u8>,
 }
 
 impl NetlinkSerializable for GenlBody {
@@ -118,17 +119,15 @@ impl NetlinkSerializable for GenlBody {
     }
 
     fn buffer_len(&self) -> usize {
-        use netlink_packet_core::Emitable;
-        GENL_HDRLEN + self.attrs.as_slice().buffer_len()
+        GENL_HDRLEN + self.attrs.len()
     }
 
     fn serialize(&self, buffer: &mut [u8]) {
-        use netlink_packet_core::Emitable;
         buffer[0] = self.cmd;
         buffer[1] = self.version;
         buffer[2] = 0;
         buffer[3] = 0;
-        self.attrs.as_slice().emit(&mut buffer[GENL_HDRLEN..]);
+        buffer[GENL_HDRLEN..].copy_from_slice(&self.attrs);
     }
 }
 
@@ -146,6 +145,7 @@ fn finish<I: NetlinkSerializable>(flags: u16, seq: u32, pid: u32, payload: Netli
 
 /// A generic-netlink message (a reply, a dump entry, or a request).
 pub fn genl_message(family: u16, flags: u16, seq: u32, pid: u32, cmd: u8, version: u8, attrs: Vec<Attr>) -> Vec<u8> {
+    let attrs = emit_attrs(&attrs);
     finish(flags, seq, pid, NetlinkPayload::InnerMessage(GenlBody { family, cmd, version, attrs }))
 }
 

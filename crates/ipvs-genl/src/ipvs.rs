@@ -29,7 +29,7 @@ pub const SVC_POLICY: [Policy; svc_attr::MAX + 1] = [
     Policy::U32,            // TIMEOUT
     Policy::U32,            // NETMASK
     Policy::Nested,         // STATS
-    Policy::NulString(15),  // PE_NAME
+    Policy::NulString(16),  // PE_NAME (IP_VS_PENAME_MAXLEN, not minus one)
     Policy::Nested,         // STATS64
 ];
 
@@ -61,7 +61,7 @@ pub const DAEMON_POLICY: [Policy; daemon_attr::MAX + 1] = [
     Policy::U32,           // SYNC_ID
     Policy::U16,           // SYNC_MAXLEN
     Policy::U32,           // MCAST_GROUP
-    Policy::Binary(16),    // MCAST_GROUP6
+    Policy::MinLen(16),    // MCAST_GROUP6 (NLA_UNSPEC with .len: a minimum)
     Policy::U16,           // MCAST_PORT
     Policy::U8,            // MCAST_TTL
 ];
