@@ -122,6 +122,40 @@ fn main() {
     // SAFETY: closing our dup.
     unsafe { libc::close(fd2) };
 
+    // a second socket, non-blocking and without close-on-exec, never bound
+    // (the shim binds it like the kernel's autobind would)
+    // SAFETY: plain socket(2) call.
+    let nb = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_NONBLOCK, libc::NETLINK_GENERIC) };
+    let sent = send_to_kernel(nb, &nlmsg(0x10, 5, 1, 0, &gf));
+    let (_, _, nb_port) = local_port(nb);
+    // SAFETY: F_GETFL / F_GETFD take no argument.
+    let (fl, fdfl) = unsafe { (libc::fcntl(nb, libc::F_GETFL), libc::fcntl(nb, libc::F_GETFD)) };
+    println!(
+        "nb_sent={sent} nb_port_nonzero={} nb_nonblock={} nb_cloexec={}",
+        // (it may equal the first socket's: that kernel socket is gone, so
+        // the kernel may autobind the same id again)
+        nb_port != 0,
+        fl & libc::O_NONBLOCK != 0,
+        fdfl & libc::FD_CLOEXEC != 0
+    );
+    // reply and ACK, then nothing: EAGAIN, not a hang
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let mut r;
+        loop {
+            let res = recv_like_libnl(nb, &mut buf, 0);
+            r = res;
+            if !(r.0 == -1 && r.1 == libc::EAGAIN && got.len() < 2) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        got.push(if r.0 < 0 && r.1 == libc::EAGAIN { "eagain".to_string() } else { r.0.to_string() });
+    }
+    println!("nb_reads={}", got.join(","));
+    // SAFETY: closing our socket.
+    unsafe { libc::close(nb) };
+
     println!("ready");
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);

@@ -62,7 +62,12 @@
 //! Limits: one thread per socket at a time is assumed while a socket is being
 //! taken over (libnl sockets are not shared between threads); the variadic
 //! `open`/`fcntl` are declared with their optional argument as a fixed one,
-//! which is how the x86_64 and aarch64 Linux ABIs pass it.
+//! which is how the x86_64 and aarch64 Linux ABIs pass it. The takeover (and a
+//! reconnect) replaces the open file behind the descriptor, so an epoll
+//! registration made before it would be lost (libnl clients send GETFAMILY
+//! right after creating the socket, before any such registration), and the
+//! kernel no longer reserves the old port id: a later kernel socket may be
+//! given the same id, which is harmless because dpvsd answers per connection.
 
 pub mod fdtable;
 pub mod log;

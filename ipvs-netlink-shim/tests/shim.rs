@@ -612,6 +612,8 @@ fn socket_emulation_reset_and_reconnect() {
         "so_protocol=0 value=16",
         "cloexec=true",
         "dup_same_port=true",
+        "nb_sent=32 nb_port_nonzero=true nb_nonblock=true nb_cloexec=false",
+        "nb_reads=64,36,eagain",
         "ready",
         "recv_after_restart=-1 econnreset=true",
         "sent_after_restart=20",
