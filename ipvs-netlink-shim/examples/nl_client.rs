@@ -43,7 +43,10 @@ fn local_port(fd: i32) -> (i32, u32, u32) {
 /// sendmsg with a kernel destination address, as libnl does.
 fn send_to_kernel(fd: i32, msg: &[u8]) -> isize {
     let mut dst = sockaddr_nl(0);
-    let mut iov = libc::iovec { iov_base: msg.as_ptr() as *mut libc::c_void, iov_len: msg.len() };
+    let mut iov = libc::iovec {
+        iov_base: msg.as_ptr() as *mut libc::c_void,
+        iov_len: msg.len(),
+    };
     // SAFETY: all-zero msghdr is valid.
     let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
     m.msg_name = std::ptr::addr_of_mut!(dst).cast();
@@ -58,7 +61,10 @@ fn send_to_kernel(fd: i32, msg: &[u8]) -> isize {
 fn recv_like_libnl(fd: i32, buf: &mut [u8], flags: i32) -> (isize, i32, u32, u16, u32, i32) {
     let mut src = sockaddr_nl(0xffff_ffff);
     src.nl_family = 0xffff;
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: all-zero msghdr is valid.
     let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
     m.msg_name = std::ptr::addr_of_mut!(src).cast();
@@ -67,12 +73,25 @@ fn recv_like_libnl(fd: i32, buf: &mut [u8], flags: i32) -> (isize, i32, u32, u16
     m.msg_iovlen = 1;
     // SAFETY: `m` describes valid buffers.
     let r = unsafe { libc::recvmsg(fd, &mut m, flags) };
-    (r, errno(), m.msg_namelen, src.nl_family, src.nl_pid, m.msg_flags)
+    (
+        r,
+        errno(),
+        m.msg_namelen,
+        src.nl_family,
+        src.nl_pid,
+        m.msg_flags,
+    )
 }
 
 fn main() {
     // SAFETY: plain socket(2) call (interposed by the shim under test).
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_GENERIC) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_GENERIC,
+        )
+    };
     println!("socket_ok={}", fd >= 0);
     let any = sockaddr_nl(0);
     let len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
@@ -88,11 +107,18 @@ fn main() {
     println!("sent_getfamily={sent}");
 
     let mut buf = vec![0u8; 4];
-    let (r, _, namelen, fam, pid, flags) = recv_like_libnl(fd, &mut buf, libc::MSG_PEEK | libc::MSG_TRUNC);
-    println!("peek_trunc_len={r} namelen={namelen} family={fam} pid={pid} trunc={}", flags & libc::MSG_TRUNC != 0);
+    let (r, _, namelen, fam, pid, flags) =
+        recv_like_libnl(fd, &mut buf, libc::MSG_PEEK | libc::MSG_TRUNC);
+    println!(
+        "peek_trunc_len={r} namelen={namelen} family={fam} pid={pid} trunc={}",
+        flags & libc::MSG_TRUNC != 0
+    );
     let mut buf = vec![0u8; 16384];
     let (r, _, namelen, fam, pid, flags) = recv_like_libnl(fd, &mut buf, 0);
-    println!("reply_len={r} namelen={namelen} family={fam} pid={pid} ctrunc={}", flags & libc::MSG_CTRUNC != 0);
+    println!(
+        "reply_len={r} namelen={namelen} family={fam} pid={pid} ctrunc={}",
+        flags & libc::MSG_CTRUNC != 0
+    );
     let (r, _, _, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
     println!("ack_len={r}");
 
@@ -102,14 +128,38 @@ fn main() {
     let mut v: i32 = 7;
     let mut vlen = 4 as libc::socklen_t;
     // SAFETY: `v` and `vlen` are valid.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, std::ptr::addr_of_mut!(v).cast(), &mut vlen) };
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_NETLINK,
+            libc::NETLINK_EXT_ACK,
+            std::ptr::addr_of_mut!(v).cast(),
+            &mut vlen,
+        )
+    };
     println!("getsockopt_netlink={r} value={v}");
     let one: i32 = 1;
     // SAFETY: `one` is a valid int.
-    let r = unsafe { libc::setsockopt(fd, libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, std::ptr::addr_of!(one).cast(), 4) };
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_NETLINK,
+            libc::NETLINK_EXT_ACK,
+            std::ptr::addr_of!(one).cast(),
+            4,
+        )
+    };
     println!("setsockopt_netlink={r}");
     // SAFETY: `v` and `vlen` are valid.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL, std::ptr::addr_of_mut!(v).cast(), &mut vlen) };
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PROTOCOL,
+            std::ptr::addr_of_mut!(v).cast(),
+            &mut vlen,
+        )
+    };
     println!("so_protocol={r} value={v}");
     // SAFETY: F_GETFD takes no argument.
     let fdflags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
@@ -125,11 +175,22 @@ fn main() {
     // a second socket, non-blocking and without close-on-exec, never bound
     // (the shim binds it like the kernel's autobind would)
     // SAFETY: plain socket(2) call.
-    let nb = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_NONBLOCK, libc::NETLINK_GENERIC) };
+    let nb = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK,
+            libc::NETLINK_GENERIC,
+        )
+    };
     let sent = send_to_kernel(nb, &nlmsg(0x10, 5, 1, 0, &gf));
     let (_, _, nb_port) = local_port(nb);
     // SAFETY: F_GETFL / F_GETFD take no argument.
-    let (fl, fdfl) = unsafe { (libc::fcntl(nb, libc::F_GETFL), libc::fcntl(nb, libc::F_GETFD)) };
+    let (fl, fdfl) = unsafe {
+        (
+            libc::fcntl(nb, libc::F_GETFL),
+            libc::fcntl(nb, libc::F_GETFD),
+        )
+    };
     println!(
         "nb_sent={sent} nb_port_nonzero={} nb_nonblock={} nb_cloexec={}",
         // (it may equal the first socket's: that kernel socket is gone, so
@@ -150,7 +211,11 @@ fn main() {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        got.push(if r.0 < 0 && r.1 == libc::EAGAIN { "eagain".to_string() } else { r.0.to_string() });
+        got.push(if r.0 < 0 && r.1 == libc::EAGAIN {
+            "eagain".to_string()
+        } else {
+            r.0.to_string()
+        });
     }
     println!("nb_reads={}", got.join(","));
     // SAFETY: closing our socket.
@@ -162,7 +227,10 @@ fn main() {
 
     // dpvsd went away: a read is a reset, never end-of-file
     let (r, e, _, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
-    println!("recv_after_restart={r} econnreset={}", e == libc::ECONNRESET);
+    println!(
+        "recv_after_restart={r} econnreset={}",
+        e == libc::ECONNRESET
+    );
 
     // the next request reconnects transparently
     let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 2, port, &[15, 1, 0, 0]));
@@ -181,7 +249,10 @@ fn main() {
     let _ = std::io::stdin().lock().read_line(&mut line);
     // dpvsd gone for good: the send fails with ECONNREFUSED
     let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 3, port, &[15, 1, 0, 0]));
-    println!("sent_without_dpvsd={sent} econnrefused={}", errno() == libc::ECONNREFUSED);
+    println!(
+        "sent_without_dpvsd={sent} econnrefused={}",
+        errno() == libc::ECONNREFUSED
+    );
     // SAFETY: closing our socket.
     println!("close={}", unsafe { libc::close(fd) });
 }

@@ -113,7 +113,10 @@ mod tests {
         assert_eq!(get(fd), FdState::GenlUndecided);
         set(fd, FdState::Kernel);
         assert_eq!(get(fd), FdState::Kernel);
-        let r = FdState::Redirected { nl_pid: 0xdead_beef, ino: u64::MAX };
+        let r = FdState::Redirected {
+            nl_pid: 0xdead_beef,
+            ino: u64::MAX,
+        };
         set(fd, r);
         assert_eq!(get(fd), r);
         copy(fd, fd + 1);

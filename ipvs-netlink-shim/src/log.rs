@@ -18,7 +18,10 @@ impl fmt::Write for LineBuf {
         // keep one byte for the newline
         let room = LINE_MAX - 1 - self.len;
         let take = s.len().min(room);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + take), s.as_bytes().get(..take)) {
+        if let (Some(dst), Some(src)) = (
+            self.buf.get_mut(self.len..self.len + take),
+            s.as_bytes().get(..take),
+        ) {
             dst.copy_from_slice(src);
             self.len += take;
         }
@@ -28,7 +31,10 @@ impl fmt::Write for LineBuf {
 
 /// Formats one log line (prefix, message, newline) into `out`, returning the length.
 fn format_line(args: fmt::Arguments<'_>) -> LineBuf {
-    let mut line = LineBuf { buf: [0; LINE_MAX], len: 0 };
+    let mut line = LineBuf {
+        buf: [0; LINE_MAX],
+        len: 0,
+    };
     let _ = line.write_str(PREFIX);
     let _ = line.write_fmt(args);
     if let Some(b) = line.buf.get_mut(line.len) {

@@ -109,6 +109,9 @@ mod tests {
         assert!(super::fopen().is_some());
         assert!(super::open_2().is_some());
         // cached second time
-        assert_eq!(super::socket().map(|f| f as usize), super::socket().map(|f| f as usize));
+        assert_eq!(
+            super::socket().map(|f| f as usize),
+            super::socket().map(|f| f as usize)
+        );
     }
 }

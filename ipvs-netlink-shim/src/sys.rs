@@ -145,7 +145,8 @@ fn connect_dpvsd() -> Result<c_int, c_int> {
     for (d, &s) in addr.sun_path.iter_mut().zip(path) {
         *d = s as c_char;
     }
-    let addr_len = (std::mem::offset_of!(libc::sockaddr_un, sun_path) + path.len() + 1) as socklen_t;
+    let addr_len =
+        (std::mem::offset_of!(libc::sockaddr_un, sun_path) + path.len() + 1) as socklen_t;
 
     let socket = real_or!(socket, Err(libc::ENOSYS));
     // SAFETY: plain socket(2) call.
@@ -193,7 +194,11 @@ fn transplant(sock: c_int, fd: c_int) -> Result<u64, c_int> {
             fcntl(sock, libc::F_SETFL, (cur | libc::O_NONBLOCK) as usize);
         }
     }
-    let cloexec = if fd_flags & libc::FD_CLOEXEC != 0 { libc::O_CLOEXEC } else { 0 };
+    let cloexec = if fd_flags & libc::FD_CLOEXEC != 0 {
+        libc::O_CLOEXEC
+    } else {
+        0
+    };
     // SAFETY: dup3 atomically replaces `fd` (the program's kernel socket, or
     // the dead unix socket on reconnect) with `sock`.
     let r = unsafe { dup3(sock, fd, cloexec) };
@@ -250,7 +255,9 @@ fn decide(fd: c_int, head: &[u8]) -> FdState {
             state
         }
         Err(e) => {
-            shim_log!("fd {fd}: GETFAMILY IPVS, redirect failed (errno {e}), leaving it with the kernel");
+            shim_log!(
+                "fd {fd}: GETFAMILY IPVS, redirect failed (errno {e}), leaving it with the kernel"
+            );
             fdtable::set(fd, FdState::Kernel);
             FdState::Kernel
         }
@@ -415,7 +422,14 @@ fn recv_dgram(sock: c_int, buf: &mut Vec<u8>) -> Result<usize, c_int> {
     let recv = real_or!(recv, Err(libc::ENOSYS));
     loop {
         // SAFETY: `buf` is writable for its length; MSG_PEEK leaves the datagram queued.
-        let n = unsafe { recv(sock, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_TRUNC) };
+        let n = unsafe {
+            recv(
+                sock,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_PEEK | libc::MSG_TRUNC,
+            )
+        };
         if n < 0 {
             match errno() {
                 libc::EINTR => continue,
@@ -449,7 +463,10 @@ fn recv_dgram(sock: c_int, buf: &mut Vec<u8>) -> Result<usize, c_int> {
 fn fetch_proc(sock: c_int, file: ProcFile, memfd: c_int) -> Result<(), c_int> {
     let setsockopt = real_or!(setsockopt, Err(libc::ENOSYS));
     let send = real_or!(send, Err(libc::ENOSYS));
-    let tv = libc::timeval { tv_sec: PROC_READ_TIMEOUT_SECS, tv_usec: 0 };
+    let tv = libc::timeval {
+        tv_sec: PROC_READ_TIMEOUT_SECS,
+        tv_usec: 0,
+    };
     for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
         // SAFETY: `tv` is a valid timeval of the given size.
         unsafe {
@@ -484,7 +501,10 @@ fn serve_proc(file: ProcFile, cloexec: bool) -> ProcOutcome {
     let sock = match connect_dpvsd() {
         Ok(s) => s,
         Err(e) => {
-            shim_log!("open /proc/net/{}: dpvsd unreachable (errno {e}), passing through", file.name());
+            shim_log!(
+                "open /proc/net/{}: dpvsd unreachable (errno {e}), passing through",
+                file.name()
+            );
             return ProcOutcome::Unreachable;
         }
     };
@@ -507,12 +527,18 @@ fn serve_proc(file: ProcFile, cloexec: bool) -> ProcOutcome {
                 return ProcOutcome::Failed(e);
             }
             fdtable::clear(memfd);
-            shim_log!("open /proc/net/{}: served by dpvsd as fd {memfd}", file.name());
+            shim_log!(
+                "open /proc/net/{}: served by dpvsd as fd {memfd}",
+                file.name()
+            );
             ProcOutcome::Served(memfd)
         }
         Err(e) => {
             real_close(memfd);
-            shim_log!("open /proc/net/{}: dpvsd read failed (errno {e})", file.name());
+            shim_log!(
+                "open /proc/net/{}: dpvsd read failed (errno {e})",
+                file.name()
+            );
             ProcOutcome::Failed(e)
         }
     }
@@ -542,7 +568,11 @@ unsafe fn try_proc_open(path: *const c_char, flags: c_int) -> Option<c_int> {
 ///
 /// # Safety
 /// As [`try_proc_open`]; `real_open` must be safe to call.
-unsafe fn open_common(path: *const c_char, flags: c_int, real_open: impl FnOnce() -> c_int) -> c_int {
+unsafe fn open_common(
+    path: *const c_char,
+    flags: c_int,
+    real_open: impl FnOnce() -> c_int,
+) -> c_int {
     // SAFETY: forwarded caller contract.
     if let Some(r) = unsafe { try_proc_open(path, flags) } {
         return r;
@@ -565,8 +595,14 @@ unsafe fn fopen_common(
 ) -> *mut FILE {
     if !path.is_null() && !mode.is_null() {
         // SAFETY: both non-NULL and NUL-terminated per the caller.
-        let (p, m) = unsafe { (CStr::from_ptr(path).to_bytes(), CStr::from_ptr(mode).to_bytes()) };
-        if let (Some(file), Some(cloexec)) = (ProcFile::from_path(p), wire::fopen_mode_read_only(m)) {
+        let (p, m) = unsafe {
+            (
+                CStr::from_ptr(path).to_bytes(),
+                CStr::from_ptr(mode).to_bytes(),
+            )
+        };
+        if let (Some(file), Some(cloexec)) = (ProcFile::from_path(p), wire::fopen_mode_read_only(m))
+        {
             match serve_proc(file, cloexec) {
                 ProcOutcome::Unreachable => {}
                 ProcOutcome::Served(fd) => {
@@ -883,7 +919,9 @@ pub unsafe extern "C" fn recvfrom(
         match current_state(fd) {
             FdState::Redirected { .. } => {
                 // SAFETY: the caller's buffer; no source address requested.
-                let r = finish_recv(fd, unsafe { real(fd, buf, len, flags, ptr::null_mut(), ptr::null_mut()) });
+                let r = finish_recv(fd, unsafe {
+                    real(fd, buf, len, flags, ptr::null_mut(), ptr::null_mut())
+                });
                 if r >= 0 {
                     // SAFETY: addr/addr_len NULL or valid per the recvfrom contract.
                     unsafe { write_nl_addr(addr, addr_len, 0) };
@@ -1015,7 +1053,9 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
 /// C ABI entry point; same contract as fcntl(2).
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: usize) -> c_int {
-    guard(-1, || fcntl_common(real::fcntl64().or_else(real::fcntl), fd, cmd, arg))
+    guard(-1, || {
+        fcntl_common(real::fcntl64().or_else(real::fcntl), fd, cmd, arg)
+    })
 }
 
 /// `open(2)`: the IPVS /proc files come from dpvsd.
@@ -1049,7 +1089,12 @@ pub unsafe extern "C" fn open64(path: *const c_char, flags: c_int, mode: c_uint)
 /// # Safety
 /// C ABI entry point; same contract as openat(2).
 #[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn openat(dir: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+pub unsafe extern "C" fn openat(
+    dir: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
     guard(-1, || {
         let real = real_or!(openat, -1);
         // SAFETY: caller's NUL-terminated path; forwarding the caller's arguments.
@@ -1062,7 +1107,12 @@ pub unsafe extern "C" fn openat(dir: c_int, path: *const c_char, flags: c_int, m
 /// # Safety
 /// C ABI entry point; same contract as openat(2).
 #[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn openat64(dir: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
+pub unsafe extern "C" fn openat64(
+    dir: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
     guard(-1, || {
         let real = real_or!(openat64, -1);
         // SAFETY: caller's NUL-terminated path; forwarding the caller's arguments.
@@ -1129,7 +1179,9 @@ pub unsafe extern "C" fn __openat64_2(dir: c_int, path: *const c_char, flags: c_
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE {
     // SAFETY: the caller's strings per fopen's contract.
-    guard(ptr::null_mut(), || unsafe { fopen_common(path, mode, real::fopen()) })
+    guard(ptr::null_mut(), || unsafe {
+        fopen_common(path, mode, real::fopen())
+    })
 }
 
 /// `fopen64`.
@@ -1139,7 +1191,9 @@ pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE {
     // SAFETY: the caller's strings per fopen's contract.
-    guard(ptr::null_mut(), || unsafe { fopen_common(path, mode, real::fopen64().or_else(real::fopen)) })
+    guard(ptr::null_mut(), || unsafe {
+        fopen_common(path, mode, real::fopen64().or_else(real::fopen))
+    })
 }
 
 #[cfg(test)]
@@ -1179,9 +1233,18 @@ mod tests {
         let a = [1u8, 2, 3];
         let b = [4u8, 5, 6, 7];
         let mut iov = [
-            libc::iovec { iov_base: a.as_ptr() as *mut c_void, iov_len: a.len() },
-            libc::iovec { iov_base: ptr::null_mut(), iov_len: 0 },
-            libc::iovec { iov_base: b.as_ptr() as *mut c_void, iov_len: b.len() },
+            libc::iovec {
+                iov_base: a.as_ptr() as *mut c_void,
+                iov_len: a.len(),
+            },
+            libc::iovec {
+                iov_base: ptr::null_mut(),
+                iov_len: 0,
+            },
+            libc::iovec {
+                iov_base: b.as_ptr() as *mut c_void,
+                iov_len: b.len(),
+            },
         ];
         // SAFETY: an all-zero msghdr is valid.
         let mut m: msghdr = unsafe { std::mem::zeroed() };

@@ -391,11 +391,26 @@ mod tests {
 
     #[test]
     fn proc_paths() {
-        assert_eq!(ProcFile::from_path(b"/proc/net/ip_vs_conn"), Some(ProcFile::Conns));
-        assert_eq!(ProcFile::from_path(b"/proc/net/ip_vs"), Some(ProcFile::Services));
-        assert_eq!(ProcFile::from_path(b"/proc/net/ip_vs_stats"), Some(ProcFile::Stats));
-        assert_eq!(ProcFile::from_path(b"/proc/self/net/ip_vs_conn"), Some(ProcFile::Conns));
-        assert_eq!(ProcFile::from_path(b"/proc/self/net/ip_vs"), Some(ProcFile::Services));
+        assert_eq!(
+            ProcFile::from_path(b"/proc/net/ip_vs_conn"),
+            Some(ProcFile::Conns)
+        );
+        assert_eq!(
+            ProcFile::from_path(b"/proc/net/ip_vs"),
+            Some(ProcFile::Services)
+        );
+        assert_eq!(
+            ProcFile::from_path(b"/proc/net/ip_vs_stats"),
+            Some(ProcFile::Stats)
+        );
+        assert_eq!(
+            ProcFile::from_path(b"/proc/self/net/ip_vs_conn"),
+            Some(ProcFile::Conns)
+        );
+        assert_eq!(
+            ProcFile::from_path(b"/proc/self/net/ip_vs"),
+            Some(ProcFile::Services)
+        );
         for p in [
             &b"/proc/net/ip_vs_conn_sync"[..],
             b"/proc/net/ip_vs_stats_percpu",
@@ -405,7 +420,12 @@ mod tests {
             b"/proc/1/net/ip_vs",
             b"",
         ] {
-            assert_eq!(ProcFile::from_path(p), None, "{}", String::from_utf8_lossy(p));
+            assert_eq!(
+                ProcFile::from_path(p),
+                None,
+                "{}",
+                String::from_utf8_lossy(p)
+            );
         }
         for f in [ProcFile::Services, ProcFile::Conns, ProcFile::Stats] {
             assert_eq!(&f.c_name()[..f.c_name().len() - 1], f.name().as_bytes());
@@ -506,7 +526,9 @@ mod tests {
     #[test]
     fn open_flags() {
         assert!(open_flags_read_only(libc::O_RDONLY));
-        assert!(open_flags_read_only(libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY));
+        assert!(open_flags_read_only(
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY
+        ));
         assert!(!open_flags_read_only(libc::O_WRONLY));
         assert!(!open_flags_read_only(libc::O_RDWR));
         assert!(!open_flags_read_only(libc::O_RDONLY | libc::O_CREAT));

@@ -152,7 +152,14 @@ fn answer(buf: &[u8], services: usize) -> Vec<Vec<u8>> {
             vec![nlmsg(0x10, 0, req.seq, req.pid, &body), nlerr(&req, 0)]
         }
         (FAMILY_ID, 15) => {
-            let body = genl(14, 1, &[nla(1, &0x0001_0201u32.to_ne_bytes()), nla(2, &4096u32.to_ne_bytes())]);
+            let body = genl(
+                14,
+                1,
+                &[
+                    nla(1, &0x0001_0201u32.to_ne_bytes()),
+                    nla(2, &4096u32.to_ne_bytes()),
+                ],
+            );
             vec![nlmsg(FAMILY_ID, 0, req.seq, req.pid, &body), nlerr(&req, 0)]
         }
         (FAMILY_ID, 4) if req.flags & 0x300 == 0x300 && services > 0 => {
@@ -199,7 +206,10 @@ impl FakeDpvsd {
     fn with_services(path: PathBuf, services: usize) -> FakeDpvsd {
         let _ = std::fs::remove_file(&path);
         // SAFETY: plain socket(2).
-        let lfd = cvt(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) }, "socket");
+        let lfd = cvt(
+            unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) },
+            "socket",
+        );
         // SAFETY: all-zero sockaddr_un is valid.
         let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
         addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -210,7 +220,10 @@ impl FakeDpvsd {
         }
         let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
         // SAFETY: `addr` is a valid sockaddr_un.
-        cvt(unsafe { libc::bind(lfd, std::ptr::addr_of!(addr).cast(), len) }, "bind");
+        cvt(
+            unsafe { libc::bind(lfd, std::ptr::addr_of!(addr).cast(), len) },
+            "bind",
+        );
         // SAFETY: listening on our own socket.
         cvt(unsafe { libc::listen(lfd, 16) }, "listen");
 
@@ -219,7 +232,13 @@ impl FakeDpvsd {
         let connections = Arc::new(AtomicUsize::new(0));
         let (s, r, c) = (stop.clone(), requests.clone(), connections.clone());
         let thread = std::thread::spawn(move || serve(lfd, services, &s, &r, &c));
-        FakeDpvsd { path, stop, thread: Some(thread), requests, connections }
+        FakeDpvsd {
+            path,
+            stop,
+            thread: Some(thread),
+            requests,
+            connections,
+        }
     }
 
     fn requests(&self) -> Vec<Vec<u8>> {
@@ -249,7 +268,11 @@ fn serve(
     while !stop.load(Ordering::SeqCst) {
         let mut fds: Vec<libc::pollfd> = std::iter::once(lfd)
             .chain(conns.iter().copied())
-            .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
             .collect();
         // SAFETY: `fds` is a valid array of pollfd.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 50) };
@@ -258,7 +281,14 @@ fn serve(
         }
         if fds[0].revents & libc::POLLIN != 0 {
             // SAFETY: accepting on our listening socket.
-            let c = unsafe { libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
+            let c = unsafe {
+                libc::accept4(
+                    lfd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_CLOEXEC,
+                )
+            };
             if c >= 0 {
                 conns.push(c);
                 connections.fetch_add(1, Ordering::SeqCst);
@@ -270,7 +300,8 @@ fn serve(
                 continue;
             }
             // SAFETY: `buf` is writable for its length.
-            let r = unsafe { libc::recv(p.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            let r =
+                unsafe { libc::recv(p.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
             if r <= 0 {
                 if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
                     closed.push(p.fd);
@@ -309,14 +340,22 @@ fn shim_path() -> PathBuf {
     let deps = exe.parent().map(Path::to_path_buf).unwrap_or_default();
     let candidates = [
         deps.join("libipvs_netlink_shim.so"),
-        deps.parent().map(|d| d.join("libipvs_netlink_shim.so")).unwrap_or_default(),
+        deps.parent()
+            .map(|d| d.join("libipvs_netlink_shim.so"))
+            .unwrap_or_default(),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/libipvs_netlink_shim.so"),
     ];
-    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| candidates[2].clone())
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| candidates[2].clone())
 }
 
 fn temp_socket_path(tag: &str) -> PathBuf {
-    let dir = std::env::var_os("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = std::env::var_os("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     let _ = std::fs::create_dir_all(&dir);
     dir.join(format!("shim-{}-{tag}.sock", std::process::id()))
 }
@@ -334,7 +373,11 @@ fn can_run(binaries: &[&str]) -> bool {
             return false;
         }
     }
-    assert!(shim_path().exists(), "shim not built at {}", shim_path().display());
+    assert!(
+        shim_path().exists(),
+        "shim not built at {}",
+        shim_path().display()
+    );
     true
 }
 
@@ -385,7 +428,11 @@ fn run_shimmed(argv: &[&str], socket: &Path) -> Output {
     let Some(status) = status else {
         panic!("{argv:?} hung (killed after 20 s); stdout {stdout:?} stderr {stderr:?}");
     };
-    Output { status, stdout, stderr }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -417,20 +464,41 @@ fn ipvsadm_list_through_fake_dpvsd() {
     let reqs = server.requests();
     let shape: Vec<(u16, u16, u8)> = reqs
         .iter()
-        .map(|r| parse_req(r).map(|q| (q.ty, q.flags, r[16])).expect("request"))
+        .map(|r| {
+            parse_req(r)
+                .map(|q| (q.ty, q.flags, r[16]))
+                .expect("request")
+        })
         .collect();
     assert_eq!(
         shape,
-        [(0x10, 5, 3), (0x10, 5, 3), (FAMILY_ID, 5, 15), (0x10, 5, 3), (FAMILY_ID, 0x305, 4)]
+        [
+            (0x10, 5, 3),
+            (0x10, 5, 3),
+            (FAMILY_ID, 5, 15),
+            (0x10, 5, 3),
+            (FAMILY_ID, 0x305, 4)
+        ]
     );
     for gf in [&reqs[0], &reqs[1], &reqs[3]] {
         assert_eq!(gf.len(), 32);
         assert_eq!(&gf[0..4], &32u32.to_ne_bytes());
-        assert_eq!(&gf[16..32], &[3, 1, 0, 0, 9, 0, 2, 0, b'I', b'P', b'V', b'S', 0, 0, 0, 0]);
+        assert_eq!(
+            &gf[16..32],
+            &[3, 1, 0, 0, 9, 0, 2, 0, b'I', b'P', b'V', b'S', 0, 0, 0, 0]
+        );
         assert_ne!(&gf[12..16], &[0, 0, 0, 0]);
     }
-    assert_eq!(&reqs[2][12..16], &reqs[1][12..16], "same socket, same port id");
-    assert_eq!(&reqs[4][12..16], &reqs[3][12..16], "same socket, same port id");
+    assert_eq!(
+        &reqs[2][12..16],
+        &reqs[1][12..16],
+        "same socket, same port id"
+    );
+    assert_eq!(
+        &reqs[4][12..16],
+        &reqs[3][12..16],
+        "same socket, same port id"
+    );
 }
 
 #[test]
@@ -445,13 +513,19 @@ fn ipvsadm_list_large_dump_grows_libnl_buffer() {
     assert!(out.status.success(), "{:?} {}", out.status, out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 3 + N, "{}", out.stdout);
-    let mut expect: Vec<String> = (0..N).map(|n| format!("TCP  10.0.{}.{}:80 rr", n / 250, n % 250 + 1)).collect();
+    let mut expect: Vec<String> = (0..N)
+        .map(|n| format!("TCP  10.0.{}.{}:80 rr", n / 250, n % 250 + 1))
+        .collect();
     expect.sort();
     let mut got: Vec<String> = lines[3..].iter().map(|l| l.to_string()).collect();
     got.sort();
     assert_eq!(got, expect);
     // one GET_DEST dump per service followed the service dump
-    let dest_dumps = server.requests().iter().filter(|r| r.get(4..6) == Some(&FAMILY_ID.to_ne_bytes()) && r.get(16) == Some(&8)).count();
+    let dest_dumps = server
+        .requests()
+        .iter()
+        .filter(|r| r.get(4..6) == Some(&FAMILY_ID.to_ne_bytes()) && r.get(16) == Some(&8))
+        .count();
     assert_eq!(dest_dumps, N);
 }
 
@@ -487,7 +561,11 @@ fn cat_proc_ip_vs_conn_gets_served_bytes() {
     // dpvsd's error becomes the open's errno
     let out = run_shimmed(&["/bin/cat", "/proc/self/net/ip_vs_stats"], &path);
     assert!(!out.status.success());
-    assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("No such file or directory"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -500,7 +578,8 @@ fn without_dpvsd_ipvsadm_fails_like_a_kernel_without_ipvs() {
     let out = run_shimmed(&[IPVSADM, "-Ln"], &path);
     assert_eq!(out.stdout, "");
     assert!(
-        out.stderr.starts_with("Can't initialize ipvs: Protocol not available\n"),
+        out.stderr
+            .starts_with("Can't initialize ipvs: Protocol not available\n"),
         "{}",
         out.stderr
     );
@@ -511,7 +590,11 @@ fn without_dpvsd_ipvsadm_fails_like_a_kernel_without_ipvs() {
 
     let out = run_shimmed(&["/bin/cat", "/proc/net/ip_vs_conn"], &path);
     assert!(!out.status.success());
-    assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("No such file or directory"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -524,7 +607,11 @@ fn other_generic_netlink_traffic_stays_with_the_kernel() {
     let out = run_shimmed(&[GENL, "ctrl", "list"], &path);
     assert!(out.status.success(), "{:?} {}", out.status, out.stderr);
     assert!(out.stdout.contains("Name: nlctrl"), "{}", out.stdout);
-    assert_eq!(server.connections.load(Ordering::SeqCst), 0, "genl must not reach dpvsd");
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        0,
+        "genl must not reach dpvsd"
+    );
 }
 
 /// The example `nl_client`, built by `cargo test` next to this test.
@@ -546,7 +633,11 @@ fn socket_emulation_reset_and_reconnect() {
         eprintln!("skipped: {} not built", client.display());
         return;
     }
-    assert!(shim_path().exists(), "shim not built at {}", shim_path().display());
+    assert!(
+        shim_path().exists(),
+        "shim not built at {}",
+        shim_path().display()
+    );
     let path = temp_socket_path("client");
     let server = FakeDpvsd::start(path.clone());
     let mut child = Command::new(&client)
@@ -689,7 +780,18 @@ fn keepalived_configures_and_cleans_up_through_the_shim() {
     // GETFAMILY, GET_INFO, NEW_SERVICE, NEW_DEST; on SIGTERM DEL_DEST, DEL_SERVICE
     assert_eq!(
         cmds(&server),
-        [(0x10, 3), (FAMILY_ID, 15), (FAMILY_ID, 1), (FAMILY_ID, 5), (FAMILY_ID, 7), (FAMILY_ID, 3)]
+        [
+            (0x10, 3),
+            (FAMILY_ID, 15),
+            (FAMILY_ID, 1),
+            (FAMILY_ID, 5),
+            (FAMILY_ID, 7),
+            (FAMILY_ID, 3)
+        ]
     );
-    assert_eq!(server.connections.load(Ordering::SeqCst), 1, "one socket for the whole run");
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        1,
+        "one socket for the whole run"
+    );
 }
