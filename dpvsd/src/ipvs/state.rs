@@ -102,7 +102,7 @@ pub enum Change {
 }
 
 /// The whole IPVS configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IpvsState {
     pub services: BTreeMap<ServiceKey, Service>,
     pub timeouts: Timeouts,
@@ -112,19 +112,6 @@ pub struct IpvsState {
     mixed_af_dests: usize,
     /// All dests of all services.
     dests: usize,
-}
-
-impl Default for IpvsState {
-    fn default() -> Self {
-        IpvsState {
-            services: BTreeMap::new(),
-            timeouts: Timeouts::default(),
-            master: None,
-            backup: None,
-            mixed_af_dests: 0,
-            dests: 0,
-        }
-    }
 }
 
 fn normalize(af: u16, mut addr: RawAddr) -> RawAddr {
