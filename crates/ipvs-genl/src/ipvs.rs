@@ -176,7 +176,11 @@ impl ServiceSpec {
             return Err(Errno::EAFNOSUPPORT);
         }
         let key = match t.u32(svc_attr::FWMARK) {
-            Some(mark) => ServiceKey::Fwmark { af, mark },
+            Some(mark) if mark != 0 => ServiceKey::Fwmark { af, mark },
+            // The kernel takes the fwmark branch (protocol TCP, address and
+            // port zero) but looks fwmark services up only for a non-zero
+            // mark: a zero mark names the TCP service 0.0.0.0:0 (or [::]:0).
+            Some(_) => ServiceKey::Tuple { af, protocol: 6, addr: [0; 16], port: 0 },
             None => {
                 let mut addr: RawAddr = t.array(svc_attr::ADDR).unwrap_or_default();
                 if af == AF_INET {
@@ -666,6 +670,18 @@ mod tests {
         let bare = nest_value(&spec.to_attr());
         assert_eq!(ServiceSpec::parse(Some(&bare), true), Err(Errno::EINVAL));
         assert_eq!(ServiceSpec::parse(Some(&bare), false).unwrap(), spec);
+    }
+
+    #[test]
+    fn fwmark_zero_is_the_tcp_wildcard_tuple() {
+        let nest = nest_value(&Attr::Nest(
+            1,
+            vec![Attr::U16(svc_attr::AF, AF_INET), Attr::U32(svc_attr::FWMARK, 0), Attr::Be16(svc_attr::PORT, 80)],
+        ));
+        assert_eq!(
+            ServiceSpec::parse(Some(&nest), false).unwrap().key,
+            ServiceKey::Tuple { af: AF_INET, protocol: 6, addr: [0; 16], port: 0 }
+        );
     }
 
     #[test]
