@@ -18,4 +18,8 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
   echo "test: clippy is not installed; lint skipped" >&2
 fi
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+# cargo prints one result line per test binary, doc-tests last; close with the total.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
