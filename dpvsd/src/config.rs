@@ -2,15 +2,8 @@
 //! `#` comments. Values are integers, bare words or "quoted strings". Every
 //! error names the file, the line and the key.
 //!
-//! ```text
-//! [control]
-//! ipvs_socket = "/run/dpvsd/ipvs.sock"
-//! state_dir = "/var/lib/dpvsd"
-//! log_level = "info"
-//!
-//! [ipvs]
-//! conn_tab_size = 4096
-//! ```
+//! The documented example, with every key at its default, is
+//! `packaging/dpvsd.conf`.
 
 use std::path::{Path, PathBuf};
 
@@ -42,8 +35,9 @@ impl Default for Config {
     }
 }
 
+/// A configuration error; `line` 0 means the file as a whole.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("{file}:{line}: {msg}")]
+#[error("{file}{}: {msg}", if *line > 0 { format!(":{line}") } else { String::new() })]
 pub struct ConfigError {
     pub file: String,
     pub line: usize,
@@ -134,6 +128,12 @@ mod tests {
         assert_eq!(c.state_dir, PathBuf::from("/var/tmp/s"));
         assert_eq!(c.log_level, "debug");
         assert_eq!(c.conn_tab_size, 8192);
+    }
+
+    #[test]
+    fn the_shipped_example_is_the_defaults() {
+        let text = include_str!("../../packaging/dpvsd.conf");
+        assert_eq!(Config::parse("dpvsd.conf", text).unwrap(), Config::default());
     }
 
     #[test]

@@ -13,7 +13,7 @@ const USAGE: &str = "\
 Usage: dpvsd [--config FILE] [--ipvs-socket PATH] [--state-dir DIR] [--log-level LEVEL]
 
 Runs in the foreground. Options override the configuration file.
-  --config FILE        configuration file (see /etc/dpvs/dpvsd.conf)
+  --config FILE        configuration file (example: packaging/dpvsd.conf)
   --ipvs-socket PATH   IPVS generic-netlink socket (default /run/dpvsd/ipvs.sock)
   --state-dir DIR      where the IPVS state persists (default /var/lib/dpvsd)
   --log-level LEVEL    error, warn, info, debug or trace (default info)
