@@ -9,11 +9,13 @@
 //! - [`dest`]: the scheduler-facing view of a real server and its per-worker counters.
 //! - [`sched`]: the IPVS schedulers (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `dh`, `sh`, `mh`,
 //!   `lblc`, `lblcr`, `fo`, `ovf`, `twos`) and DPVS's `conhash`.
+//! - [`xmit`]: the forwarding methods (NAT, DR, tunnel, full-NAT) as in-place frame rewrites.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod dest;
 pub mod sched;
+pub mod xmit;
 
 pub use dest::{Dest, DestCounters, DestFlags, Thresholds};
 pub use sched::{

@@ -1,0 +1,256 @@
+//! IP tunnelling: the kernel's `ip_vs_tunnel_xmit` / `ip_vs_tunnel_xmit_v6` with the three
+//! encapsulations it has (`tun_type` ipip, gue, gre; DPVS has IP-in-IP only).
+//!
+//! The client's packet, TTL already decremented per [`TtlPolicy`](super::TtlPolicy), goes
+//! whole inside a new outer header towards the real server, which owns the VIP and answers
+//! the client directly (only the in direction exists). ICMP errors from the client side are
+//! tunnelled the same way, untranslated, as the kernel does.
+//!
+//! Outer header, as the kernel builds it:
+//! - family of the real server's address (IPv4 in IPv6 and IPv6 in IPv4 allowed: the kernel
+//!   allows a dest of another family than its service only for tunnelling); protocol 4 for
+//!   an inner IPv4 packet, 41 for IPv6; 17 for GUE, 47 for GRE;
+//! - source [`Tunnel::src`], destination the real server;
+//! - TTL / hop limit copied from the inner packet after its decrement;
+//! - DSCP copied, ECN per RFC 6040 `INET_ECN_encapsulate` (CE becomes ECT(0) outside);
+//! - IPv4: DF copied from an inner IPv4 header (the kernel with `pmtu_disc`, its default),
+//!   clear for an inner IPv6 packet; identification 0 when DF is set (`ip_select_ident`),
+//!   else [`Tunnel::ident`]; no options;
+//! - IPv6: flow label 0, no extension headers.
+//!
+//! GUE (draft-ietf-intarea-gue, variant 0): UDP from a source port spread over
+//! 32768–60999 by [`Tunnel::entropy`] (the kernel's `udp_flow_src_port` over its default
+//! local port range) to [`TunnelKind::Gue::port`], then a 4-byte header with `proto_ctype`
+//! 4 or 41. The UDP checksum is zero unless [`Tunnel::csum`] (IPv6 too: RFC 6935 allows a
+//! zero checksum for tunnels, and the kernel sends one). The kernel's remote checksum
+//! offload option (`gue remcsum`) only applies to packets with a partial checksum, which
+//! never reach this code: it is not implemented.
+//!
+//! GRE (RFC 2784): 4 bytes (no key, no sequence number), protocol type 0x0800 or 0x86dd;
+//! with [`Tunnel::csum`] the C bit and a checksum over the GRE header and payload.
+//!
+//! MTU: the route MTU minus the encapsulation must be at least 68 (IPv4 outer) or 1280
+//! (IPv6 outer), else [`XmitDrop::NoRoom`], as the kernel. A packet longer than what is
+//! left is `FragNeeded` with that smaller MTU when it may not be fragmented (inner IPv4 with
+//! DF, inner IPv6), `TooBig` otherwise (the kernel fragments the outer packet).
+
+use core::net::IpAddr;
+
+use dpvs_wire::ipv4::{self, Ipv4Repr};
+use dpvs_wire::ipv6::{self, Ipv6Repr};
+use dpvs_wire::{checksum, udp, EtherType, IpProtocol};
+
+use super::{
+    apply_ttl, check_mtu, check_ttl, ethertype_offset, parse, set_macs, Egress, Family, Flow, Forward, PacketBuf,
+    TtlPolicy, Verdict, XmitDrop, MAX_L2_LEN,
+};
+
+/// The encapsulation (the kernel's `--tun-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// IP-in-IP (protocol 4 or 41). The default.
+    Ipip,
+    /// Generic UDP encapsulation.
+    Gue {
+        /// Destination UDP port (the kernel's `--tun-port`).
+        port: u16,
+    },
+    /// GRE.
+    Gre,
+}
+
+/// Tunnel parameters for one packet: the dest's tunnel configuration plus the per-flow
+/// values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tunnel {
+    /// The encapsulation.
+    pub kind: TunnelKind,
+    /// Outer checksum (`--tun-nocsum` off / `--tun-csum`): the GUE UDP checksum, the GRE
+    /// checksum. No effect on IP-in-IP.
+    pub csum: bool,
+    /// Outer source address, of the real server's family (the kernel uses the route's
+    /// preferred source).
+    pub src: IpAddr,
+    /// Outer IPv4 identification when DF is clear.
+    pub ident: u16,
+    /// A hash of the inner flow (e.g. the NIC's RSS hash) that spreads GUE source ports.
+    pub entropy: u32,
+}
+
+/// Lowest and highest GUE source port: Linux's default `ip_local_port_range`.
+const GUE_PORT_MIN: u32 = 32768;
+const GUE_PORT_MAX: u32 = 60999;
+const UDP_LEN: usize = udp::HEADER_LEN;
+const GUE_LEN: usize = 4;
+const GRE_LEN: usize = 4;
+const GRE_CSUM_LEN: usize = 4;
+const GRE_FLAG_CSUM: u16 = 0x8000;
+
+impl Tunnel {
+    /// Bytes the encapsulation adds for an outer header of `outer`'s family.
+    pub fn overhead(&self, outer: IpAddr) -> usize {
+        let ip = match outer {
+            IpAddr::V4(_) => ipv4::HEADER_LEN,
+            IpAddr::V6(_) => ipv6::HEADER_LEN,
+        };
+        ip + self.encap_len()
+    }
+
+    fn encap_len(&self) -> usize {
+        match self.kind {
+            TunnelKind::Ipip => 0,
+            TunnelKind::Gue { .. } => UDP_LEN + GUE_LEN,
+            TunnelKind::Gre if self.csum => GRE_LEN + GRE_CSUM_LEN,
+            TunnelKind::Gre => GRE_LEN,
+        }
+    }
+
+    /// The GUE source port for this packet.
+    pub fn gue_src_port(&self) -> u16 {
+        let spread = (u64::from(self.entropy) * u64::from(GUE_PORT_MAX - GUE_PORT_MIN)) >> 32;
+        (spread as u32 + GUE_PORT_MIN) as u16
+    }
+}
+
+/// RFC 6040 / `INET_ECN_encapsulate`: DSCP copied, ECN copied except CE, which becomes ECT(0).
+fn ecn_encapsulate(dsfield: u8) -> u8 {
+    const CE: u8 = 3;
+    const ECT0: u8 = 2;
+    let ecn = if dsfield & 3 == CE { ECT0 } else { dsfield & 3 };
+    (dsfield & !3) | ecn
+}
+
+/// Encapsulates the frame in `buf` towards `flow.real` per `tun` and readies it for `egress`.
+///
+/// `buf` needs [`Tunnel::overhead`] bytes of headroom; trailing Ethernet padding is trimmed.
+pub fn xmit<B: PacketBuf + ?Sized>(buf: &mut B, flow: &Flow, tun: &Tunnel, egress: &Egress) -> Verdict {
+    let real = flow.real.addr;
+    let outer = Family::of(real);
+    if Family::of(tun.src) != outer {
+        return Err(XmitDrop::Unsupported);
+    }
+    let p = parse(buf.data())?;
+    check_ttl(&p, egress.ttl)?;
+    let overhead = tun.overhead(real);
+    let min_mtu = match outer {
+        Family::V4 => 68,
+        Family::V6 => 1280,
+    };
+    let inner_mtu = usize::from(egress.mtu).saturating_sub(overhead);
+    if inner_mtu < min_mtu {
+        return Err(XmitDrop::NoRoom);
+    }
+    check_mtu(&p, p.ip_len, inner_mtu, false)?;
+    if buf.headroom() < overhead {
+        return Err(XmitDrop::NoRoom);
+    }
+
+    // Inner facts, after the TTL decrement.
+    apply_ttl(buf.data_mut(), &p, egress.ttl);
+    let inner_ttl = match egress.ttl {
+        TtlPolicy::Decrement => p.ttl - 1,
+        TtlPolicy::Keep => p.ttl,
+    };
+    let (inner_proto, dsfield) = {
+        let l3 = &buf.data()[p.l3()];
+        match p.family {
+            Family::V4 => (IpProtocol::IPIP, ipv4::Packet::new_unchecked(l3).dscp_ecn()),
+            Family::V6 => (IpProtocol::IPV6, ipv6::Packet::new_unchecked(l3).traffic_class()),
+        }
+    };
+    let mut l2 = [0u8; MAX_L2_LEN];
+    l2[..p.l2_len].copy_from_slice(&buf.data()[..p.l2_len]);
+
+    // Make room and move the Ethernet header in front of the new headers.
+    buf.truncate(p.l2_len + p.ip_len);
+    if !buf.prepend(overhead) {
+        return Err(XmitDrop::NoRoom);
+    }
+    let frame = buf.data_mut();
+    frame[..p.l2_len].copy_from_slice(&l2[..p.l2_len]);
+    let ethertype = match outer {
+        Family::V4 => EtherType::IPV4,
+        Family::V6 => EtherType::IPV6,
+    };
+    let at = ethertype_offset(p.l2_len);
+    frame[at..at + 2].copy_from_slice(&ethertype.0.to_be_bytes());
+    set_macs(frame, egress);
+
+    let ip_hdr_len = overhead - tun.encap_len();
+    let (outer_hdr, rest) = frame[p.l2_len..].split_at_mut(ip_hdr_len);
+    let payload_len = rest.len();
+    let next_header = write_encap(rest, tun, inner_proto, p.ip_len);
+
+    match (real, tun.src) {
+        (IpAddr::V4(dst), IpAddr::V4(src)) => {
+            let dont_frag = p.dont_frag;
+            let repr = Ipv4Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header,
+                payload_len,
+                hop_limit: inner_ttl,
+                dscp_ecn: ecn_encapsulate(dsfield),
+                ident: if dont_frag { 0 } else { tun.ident },
+                dont_frag,
+                more_frags: false,
+                frag_offset: 0,
+            };
+            // Cannot fail: the header fits and the length was checked against the MTU.
+            let _ = repr.emit(&mut ipv4::Packet::new_unchecked(outer_hdr));
+        }
+        (IpAddr::V6(dst), IpAddr::V6(src)) => {
+            let repr = Ipv6Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header,
+                payload_len,
+                hop_limit: inner_ttl,
+                traffic_class: ecn_encapsulate(dsfield),
+                flow_label: 0,
+            };
+            let _ = repr.emit(&mut ipv6::Packet::new_unchecked(outer_hdr));
+        }
+        // Families were checked above.
+        _ => return Err(XmitDrop::Unsupported),
+    }
+    if tun.csum {
+        if let TunnelKind::Gue { .. } = tun.kind {
+            let mut d = udp::Packet::new_unchecked(&mut *rest);
+            // Cannot fail: same families, length below 64 KiB.
+            let _ = d.fill_checksum(tun.src, real);
+        }
+    }
+    Ok(Forward { l2_len: p.l2_len, len: buf.data().len() })
+}
+
+/// Writes the UDP+GUE or GRE header at the start of `rest` (whose remainder is the inner
+/// packet of `inner_len` bytes) and returns the outer IP protocol.
+fn write_encap(rest: &mut [u8], tun: &Tunnel, inner_proto: IpProtocol, inner_len: usize) -> IpProtocol {
+    match tun.kind {
+        TunnelKind::Ipip => inner_proto,
+        TunnelKind::Gue { port } => {
+            let (hdr, _) = rest.split_at_mut(UDP_LEN + GUE_LEN);
+            let mut d = udp::Packet::new_unchecked(&mut hdr[..UDP_LEN]);
+            d.set_src_port(tun.gue_src_port());
+            d.set_dst_port(port);
+            d.set_len((UDP_LEN + GUE_LEN + inner_len) as u16);
+            d.set_checksum(0);
+            // Version 0, C 0, no options (hlen 0), then proto/ctype and no flags.
+            hdr[UDP_LEN..].copy_from_slice(&[0, inner_proto.0, 0, 0]);
+            IpProtocol::UDP
+        }
+        TunnelKind::Gre => {
+            let ptype = if inner_proto == IpProtocol::IPIP { EtherType::IPV4 } else { EtherType::IPV6 };
+            let flags = if tun.csum { GRE_FLAG_CSUM } else { 0 };
+            rest[..2].copy_from_slice(&flags.to_be_bytes());
+            rest[2..4].copy_from_slice(&ptype.0.to_be_bytes());
+            if tun.csum {
+                rest[4..8].fill(0);
+                let c = checksum::checksum(rest);
+                rest[4..6].copy_from_slice(&c.to_be_bytes());
+            }
+            IpProtocol::GRE
+        }
+    }
+}
