@@ -51,6 +51,8 @@ pub struct Server {
     next: usize,
     buf: Vec<u8>,
     ipvs: Ipvs,
+    /// Connections are being refused (limit, descriptors, memory).
+    saturated: bool,
 }
 
 /// True when process `pid` has CAP_NET_ADMIN in its effective set.
@@ -79,6 +81,13 @@ fn prepare_path(path: &Path) -> anyhow::Result<()> {
 impl Server {
     pub fn bind(path: &Path, ipvs: Ipvs) -> anyhow::Result<Self> {
         let signals = sys::signalfd().context("cannot set up signal handling")?;
+        match sys::raise_nofile_limit() {
+            Ok(n) if (n as usize) < MAX_CLIENTS + 64 => {
+                warn!(limit = n, "open-file limit is below what {MAX_CLIENTS} IPVS clients need")
+            }
+            Ok(_) => {}
+            Err(e) => warn!("cannot raise the open-file limit: {e}"),
+        }
         prepare_path(path)?;
         let listener =
             sys::seqpacket_listen(path, 1024).with_context(|| format!("cannot listen on {}", path.display()))?;
@@ -97,6 +106,7 @@ impl Server {
             next: FIRST_CLIENT,
             buf: vec![0; MAX_DATAGRAM],
             ipvs,
+            saturated: false,
         })
     }
 
@@ -124,7 +134,7 @@ impl Server {
             last_activity = Some(Instant::now());
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept_all()?,
+                    LISTENER => self.accept_all(),
                     SIGNALS => {
                         while let Some(sig) = sys::read_signal(self.signals.as_raw_fd())? {
                             if sig == libc::SIGHUP {
@@ -141,23 +151,45 @@ impl Server {
         }
     }
 
-    fn accept_all(&mut self) -> anyhow::Result<()> {
-        while let Some(fd) = sys::accept(self.listener.as_raw_fd())? {
+    /// Accepts every pending connection. Running out of descriptors or
+    /// memory refuses connections (logged once per episode); it never stops
+    /// the server.
+    fn accept_all(&mut self) {
+        loop {
+            let fd = match sys::accept(self.listener.as_raw_fd()) {
+                Ok(Some(fd)) => fd,
+                Ok(None) => return,
+                Err(e) => {
+                    self.refusing(format_args!("cannot accept an IPVS client: {e}"));
+                    return;
+                }
+            };
             if self.clients.len() >= MAX_CLIENTS {
-                warn!(max = MAX_CLIENTS, "too many IPVS clients; closing a new connection");
+                self.refusing(format_args!("{MAX_CLIENTS} IPVS clients connected; closing new connections"));
                 continue;
             }
+            let token = Token(self.next);
+            if let Err(e) = self.poll.registry().register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE) {
+                self.refusing(format_args!("cannot watch an IPVS client: {e}"));
+                continue;
+            }
+            self.saturated = false;
+            self.next += 1;
             let cred = sys::peer_cred(fd.as_raw_fd()).ok();
             let admin = cred.is_some_and(|c| has_net_admin(c.pid));
-            let token = Token(self.next);
-            self.next += 1;
-            self.poll.registry().register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
             debug!(token = token.0, pid = cred.map(|c| c.pid), uid = cred.map(|c| c.uid), admin, "client connected");
             self.clients.insert(token, Client { fd, admin, out: VecDeque::new(), writable_interest: false });
             // Data may already be waiting: edge-triggered readiness won't say so again.
             self.serve(token);
         }
-        Ok(())
+    }
+
+    /// Logs why connections are being refused, once until one is accepted again.
+    fn refusing(&mut self, why: std::fmt::Arguments<'_>) {
+        if !self.saturated {
+            warn!("{why}");
+            self.saturated = true;
+        }
     }
 
     /// Flushes a client's answers and handles its requests until it would

@@ -116,6 +116,11 @@ impl Drop for TempDir {
 
 /// Connects a SOCK_SEQPACKET unix socket to `path` and closes it again: the readiness probe.
 pub fn seqpacket_connect(path: &Path) -> io::Result<()> {
+    seqpacket_connect_fd(path).map(drop)
+}
+
+/// Connects a SOCK_SEQPACKET socket to `path` and keeps it open.
+pub fn seqpacket_connect_fd(path: &Path) -> io::Result<OwnedFd> {
     let bytes = path.as_os_str().as_bytes();
     // SAFETY: sockaddr_un is plain old data, for which all-zero bytes are a valid value.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
@@ -146,7 +151,7 @@ pub fn seqpacket_connect(path: &Path) -> io::Result<()> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
+    Ok(fd)
 }
 
 /// Runs `cmd` with its output captured, feeding `input` on stdin (else /dev/null). Kills it

@@ -272,3 +272,56 @@ fn clients_vanishing_mid_dump_or_killed_mid_request() {
     let text = listing(&d);
     assert_eq!(text.lines().filter(|l| l.starts_with("TCP  ")).count(), 2000);
 }
+
+#[test]
+fn running_out_of_descriptors_refuses_clients_but_never_stops_dpvsd() {
+    if skip() {
+        return;
+    }
+    let dir = dpvs_e2e::TempDir::new("dpvs-nofile-").expect("temp dir");
+    let socket = dir.path().join("ipvs.sock");
+    let mut child = Command::new("prlimit")
+        .arg("--nofile=64:64")
+        .arg(dpvs_e2e::dpvsd_bin())
+        .arg("--ipvs-socket")
+        .arg(&socket)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dpvsd under prlimit");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while dpvs_e2e::seqpacket_connect(&socket).is_err() {
+        assert!(std::time::Instant::now() < deadline, "dpvsd did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Far more connections than descriptors: the extra ones wait or are closed.
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        if let Ok(c) = dpvs_e2e::seqpacket_connect_fd(&socket) {
+            held.push(c);
+        }
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert!(child.try_wait().expect("wait").is_none(), "dpvsd exited when it ran out of descriptors");
+    drop(held);
+    // Served again once the descriptors are back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new(dpvs_e2e::IPVSADM)
+            .arg("-Ln")
+            .env("LD_PRELOAD", dpvs_e2e::shim_lib())
+            .env("DPVSD_IPVS_SOCKET", &socket)
+            .output()
+            .expect("run ipvsadm");
+        if out.status.success() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "dpvsd never served again: {}", String::from_utf8_lossy(&out.stderr));
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(child.try_wait().expect("wait").is_none(), "dpvsd exited");
+    let _ = child.kill();
+    let _ = child.wait();
+}
