@@ -9,5 +9,6 @@
 
 pub mod config;
 pub mod ipvs;
+pub mod notify;
 pub mod server;
 mod sys;

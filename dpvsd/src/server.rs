@@ -113,6 +113,9 @@ impl Server {
     /// Serves until SIGTERM or SIGINT.
     pub fn run(&mut self) -> anyhow::Result<()> {
         info!(socket = %self.path.display(), family_id = self.ipvs.family_id, "serving the IPVS generic-netlink API");
+        if let Err(e) = crate::notify::notify(&format!("READY=1\nSTATUS=serving IPVS on {}", self.path.display())) {
+            warn!("cannot notify the service manager: {e}");
+        }
         let mut events = Events::with_capacity(256);
         let mut last_activity: Option<Instant> = None;
         loop {
@@ -141,6 +144,7 @@ impl Server {
                                 info!("SIGHUP: nothing to reload without a dataplane configuration");
                             } else {
                                 info!(signal = sig, "stopping");
+                                let _ = crate::notify::notify("STOPPING=1");
                                 return Ok(());
                             }
                         }
