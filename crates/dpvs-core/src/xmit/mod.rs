@@ -55,6 +55,8 @@ pub mod nat;
 pub mod tunnel;
 
 #[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
 pub(crate) mod testutil;
 
 use core::fmt;
