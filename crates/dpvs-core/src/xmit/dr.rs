@@ -24,3 +24,84 @@ pub fn xmit(frame: &mut [u8], egress: &Egress) -> Verdict {
     set_macs(frame, egress);
     Ok(Forward { l2_len: p.l2_len, len: frame.len() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmit::fixtures::*;
+    use crate::xmit::testutil::*;
+    use crate::xmit::{Direction::In, TtlPolicy, XmitDrop};
+    use proptest::prelude::*;
+
+    fn ok(d: &'static str, input: fn() -> Vec<u8>, want: &'static [u8]) -> Case {
+        Case::new(d, input, flow4(), In, Expect::Frame(want))
+    }
+
+    fn cases() -> Vec<Case> {
+        let drop = |d, input, why| Case::new(d, input, flow4(), In, Expect::Drop(why));
+        vec![
+            ok("v4 tcp syn", || IN_SYN4.to_vec(), DR_SYN4),
+            ok("v4 tcp data", || IN_ACK4.to_vec(), DR_ACK4),
+            ok("v4 udp", || IN_UDP4.to_vec(), DR_UDP4),
+            ok("v4 udp zero checksum", || IN_UDP04.to_vec(), DR_UDP04),
+            ok("v4 echo", || IN_ECHO4.to_vec(), DR_ECHO4),
+            ok("v6 tcp syn", || IN_SYN6.to_vec(), DR_SYN6),
+            ok("v6 tcp data", || IN_ACK6.to_vec(), DR_ACK6),
+            ok("v6 udp", || IN_UDP6.to_vec(), DR_UDP6),
+            ok("v6 echo", || IN_ECHO6.to_vec(), DR_ECHO6),
+            drop("ttl 1", || with_ttl(IN_ACK4, 1), XmitDrop::TtlExpired),
+            drop("hop limit 1", || with_ttl(IN_UDP6, 1), XmitDrop::TtlExpired),
+            drop("fragment", || mutate_v4(IN_UDP4, |ip| ip.set_more_frags(true)), XmitDrop::Fragment),
+            drop("ipv6 fragment", || IN_UDP6_FRAG.to_vec(), XmitDrop::Fragment),
+            drop("bad ipv4 header checksum", || bad_ip_checksum(IN_SYN4), XmitDrop::BadChecksum),
+            Case::new("DF above the MTU", || IN_ACK4.to_vec(), flow4(), In, Expect::Drop(XmitDrop::FragNeeded { mtu: 64 }))
+                .egress(Egress { mtu: 64, ..egress() }),
+        ]
+    }
+
+    #[test]
+    fn fixtures() {
+        run(&cases(), |c, buf| (xmit(buf, &c.egress), buf.clone()));
+    }
+
+    /// DR carries any protocol: SCTP and an unknown protocol pass with MACs and TTL changed.
+    #[test]
+    fn any_protocol() {
+        for proto in [132u8, 253] {
+            let input = mutate_v4(IN_UDP4, |ip| ip.set_next_header(dpvs_wire::IpProtocol(proto)));
+            let mut b = input.clone();
+            xmit(&mut b, &egress()).unwrap();
+            assert_eq!(&b[..12], &DR_UDP4[..12]);
+            assert_eq!(b[14 + 8], 63);
+            assert!(dpvs_wire::ipv4::Packet::new_checked(&b[14..]).unwrap().verify_checksum());
+            assert_eq!(&b[34..], &input[34..]);
+        }
+    }
+
+    #[test]
+    fn keep_ttl_changes_macs_only() {
+        let mut b = IN_SYN6.to_vec();
+        xmit(&mut b, &Egress { ttl: TtlPolicy::Keep, ..egress() }).unwrap();
+        assert_eq!(&b[..12], &DR_SYN6[..12]);
+        assert_eq!(&b[12..], &IN_SYN6[12..]);
+    }
+
+    #[test]
+    fn truncated_at_every_length() {
+        for input in [IN_SYN4, IN_ECHO6, IN_ACK4_VLAN] {
+            check_truncations(input, |b| xmit(b, &egress()));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn only_macs_and_ttl_change(flow in arb_flow(), l4 in arb_l4(), ttl in 2u8..) {
+            let orig = build(flow.client, flow.vip, &l4, ttl, None);
+            let mut b = orig.clone();
+            xmit(&mut b, &egress()).unwrap();
+            verify_frame(&b).unwrap();
+            prop_assert_eq!(&b[..12], &DR_SYN4[..12]);
+            prop_assert_eq!(&build(flow.client, flow.vip, &l4, ttl - 1, None)[12..], &b[12..]);
+        }
+    }
+}
