@@ -83,7 +83,7 @@ mod tests {
             Case::new("hop limit 1 out", || with_ttl(FNAT_REPLY_ACK6, 1), f6, Out, Expect::Drop(XmitDrop::TtlExpired)),
             Case::new("icmp error with ttl 1", || with_ttl(ICMP_FNAT_OUT_PORT_UNREACH_UDP4, 1), f4, Out,
                 Expect::Drop(XmitDrop::TtlExpired)),
-            Case::new("icmp error quoting too little for the ports", || short_quote(), f4, Out,
+            Case::new("icmp error quoting too little for the ports", short_quote, f4, Out,
                 Expect::Drop(XmitDrop::Truncated)),
         ]
     }

@@ -94,8 +94,8 @@ mod tests {
                 XmitDrop::Malformed),
             drop_case("icmp error with a bad checksum", || flip_byte(ICMP_NAT_OUT_PORT_UNREACH_UDP4, 14 + 20 + 2), f4, Out,
                 XmitDrop::BadChecksum),
-            drop_case("icmp redirect", || redirect(), f4, Out, XmitDrop::Unsupported),
-            drop_case("802.1ad", || qinq(), f4, In, XmitDrop::Unsupported),
+            drop_case("icmp redirect", redirect, f4, Out, XmitDrop::Unsupported),
+            drop_case("802.1ad", qinq, f4, In, XmitDrop::Unsupported),
             drop_case("tcp data offset 4", || set_byte(IN_ACK4, 14 + 20 + 12, 0x40), f4, In, XmitDrop::Malformed),
             drop_case("ipv6 payload length past the frame", || ipv6_len(IN_UDP6, 500), f6, In, XmitDrop::Truncated),
             Case::new("DF packet above the MTU", || IN_ACK4.to_vec(), f4, In, Expect::Drop(XmitDrop::FragNeeded { mtu: 60 }))

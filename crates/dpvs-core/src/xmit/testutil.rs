@@ -299,7 +299,7 @@ pub(crate) fn build(src: Endpoint, dst: Endpoint, l4: &L4, ttl: u8, vlan: Option
             seg[2..4].copy_from_slice(&dst.port.to_be_bytes());
             seg[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
             seg.extend_from_slice(payload);
-            if !(*zero_csum && !v6) {
+            if !*zero_csum || v6 {
                 udp::Packet::new_unchecked(&mut seg[..]).fill_checksum(src.addr, dst.addr).unwrap();
             }
             IpProtocol::UDP

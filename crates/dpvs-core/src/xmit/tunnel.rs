@@ -254,3 +254,187 @@ fn write_encap(rest: &mut [u8], tun: &Tunnel, inner_proto: IpProtocol, inner_len
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmit::fixtures::*;
+    use crate::xmit::testutil::*;
+    use crate::xmit::{Direction::In, SliceBuf};
+    use core::net::IpAddr;
+    use proptest::prelude::*;
+
+    const HEADROOM: usize = 128;
+
+    type Row = (&'static str, fn() -> Vec<u8>, bool, bool, TunnelKind, bool, &'static [u8]);
+
+    #[rustfmt::skip]
+    const ROWS: &[Row] = &[
+        ("ipip v4 ack in v4", || TUN_IN_ACK4.to_vec(), false, false, TunnelKind::Ipip, false, TUN_IPIP_ACK4_IN4),
+        ("gue v4 ack in v4", || TUN_IN_ACK4.to_vec(), false, false, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_ACK4_IN4),
+        ("gue csum v4 ack in v4", || TUN_IN_ACK4.to_vec(), false, false, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_ACK4_IN4),
+        ("gre v4 ack in v4", || TUN_IN_ACK4.to_vec(), false, false, TunnelKind::Gre, false, TUN_GRE_ACK4_IN4),
+        ("gre csum v4 ack in v4", || TUN_IN_ACK4.to_vec(), false, false, TunnelKind::Gre, true, TUN_GRE_CSUM_ACK4_IN4),
+        ("ipip v4 ack in v6", || TUN_IN_ACK4.to_vec(), false, true, TunnelKind::Ipip, false, TUN_IPIP_ACK4_IN6),
+        ("gue v4 ack in v6", || TUN_IN_ACK4.to_vec(), false, true, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_ACK4_IN6),
+        ("gue csum v4 ack in v6", || TUN_IN_ACK4.to_vec(), false, true, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_ACK4_IN6),
+        ("gre v4 ack in v6", || TUN_IN_ACK4.to_vec(), false, true, TunnelKind::Gre, false, TUN_GRE_ACK4_IN6),
+        ("gre csum v4 ack in v6", || TUN_IN_ACK4.to_vec(), false, true, TunnelKind::Gre, true, TUN_GRE_CSUM_ACK4_IN6),
+        ("ipip v4 udp in v4", || TUN_IN_UDP4.to_vec(), false, false, TunnelKind::Ipip, false, TUN_IPIP_UDP4_IN4),
+        ("gue v4 udp in v4", || TUN_IN_UDP4.to_vec(), false, false, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_UDP4_IN4),
+        ("gue csum v4 udp in v4", || TUN_IN_UDP4.to_vec(), false, false, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_UDP4_IN4),
+        ("gre v4 udp in v4", || TUN_IN_UDP4.to_vec(), false, false, TunnelKind::Gre, false, TUN_GRE_UDP4_IN4),
+        ("gre csum v4 udp in v4", || TUN_IN_UDP4.to_vec(), false, false, TunnelKind::Gre, true, TUN_GRE_CSUM_UDP4_IN4),
+        ("ipip v4 udp in v6", || TUN_IN_UDP4.to_vec(), false, true, TunnelKind::Ipip, false, TUN_IPIP_UDP4_IN6),
+        ("gue v4 udp in v6", || TUN_IN_UDP4.to_vec(), false, true, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_UDP4_IN6),
+        ("gue csum v4 udp in v6", || TUN_IN_UDP4.to_vec(), false, true, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_UDP4_IN6),
+        ("gre v4 udp in v6", || TUN_IN_UDP4.to_vec(), false, true, TunnelKind::Gre, false, TUN_GRE_UDP4_IN6),
+        ("gre csum v4 udp in v6", || TUN_IN_UDP4.to_vec(), false, true, TunnelKind::Gre, true, TUN_GRE_CSUM_UDP4_IN6),
+        ("ipip v6 ack in v4", || TUN_IN_ACK6.to_vec(), true, false, TunnelKind::Ipip, false, TUN_IPIP_ACK6_IN4),
+        ("gue v6 ack in v4", || TUN_IN_ACK6.to_vec(), true, false, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_ACK6_IN4),
+        ("gue csum v6 ack in v4", || TUN_IN_ACK6.to_vec(), true, false, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_ACK6_IN4),
+        ("gre v6 ack in v4", || TUN_IN_ACK6.to_vec(), true, false, TunnelKind::Gre, false, TUN_GRE_ACK6_IN4),
+        ("gre csum v6 ack in v4", || TUN_IN_ACK6.to_vec(), true, false, TunnelKind::Gre, true, TUN_GRE_CSUM_ACK6_IN4),
+        ("ipip v6 ack in v6", || TUN_IN_ACK6.to_vec(), true, true, TunnelKind::Ipip, false, TUN_IPIP_ACK6_IN6),
+        ("gue v6 ack in v6", || TUN_IN_ACK6.to_vec(), true, true, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_ACK6_IN6),
+        ("gue csum v6 ack in v6", || TUN_IN_ACK6.to_vec(), true, true, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_ACK6_IN6),
+        ("gre v6 ack in v6", || TUN_IN_ACK6.to_vec(), true, true, TunnelKind::Gre, false, TUN_GRE_ACK6_IN6),
+        ("gre csum v6 ack in v6", || TUN_IN_ACK6.to_vec(), true, true, TunnelKind::Gre, true, TUN_GRE_CSUM_ACK6_IN6),
+        ("ipip v6 udp in v4", || TUN_IN_UDP6.to_vec(), true, false, TunnelKind::Ipip, false, TUN_IPIP_UDP6_IN4),
+        ("gue v6 udp in v4", || TUN_IN_UDP6.to_vec(), true, false, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_UDP6_IN4),
+        ("gue csum v6 udp in v4", || TUN_IN_UDP6.to_vec(), true, false, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_UDP6_IN4),
+        ("gre v6 udp in v4", || TUN_IN_UDP6.to_vec(), true, false, TunnelKind::Gre, false, TUN_GRE_UDP6_IN4),
+        ("gre csum v6 udp in v4", || TUN_IN_UDP6.to_vec(), true, false, TunnelKind::Gre, true, TUN_GRE_CSUM_UDP6_IN4),
+        ("ipip v6 udp in v6", || TUN_IN_UDP6.to_vec(), true, true, TunnelKind::Ipip, false, TUN_IPIP_UDP6_IN6),
+        ("gue v6 udp in v6", || TUN_IN_UDP6.to_vec(), true, true, TunnelKind::Gue { port: GUE_PORT }, false, TUN_GUE_UDP6_IN6),
+        ("gue csum v6 udp in v6", || TUN_IN_UDP6.to_vec(), true, true, TunnelKind::Gue { port: GUE_PORT }, true, TUN_GUE_CSUM_UDP6_IN6),
+        ("gre v6 udp in v6", || TUN_IN_UDP6.to_vec(), true, true, TunnelKind::Gre, false, TUN_GRE_UDP6_IN6),
+        ("gre csum v6 udp in v6", || TUN_IN_UDP6.to_vec(), true, true, TunnelKind::Gre, true, TUN_GRE_CSUM_UDP6_IN6),
+    ];
+
+    fn tun(outer_v6: bool, kind: TunnelKind, csum: bool) -> Tunnel {
+        let src = if outer_v6 { IpAddr::V6(TUN_SRC6) } else { IpAddr::V4(TUN_SRC4) };
+        Tunnel { kind, csum, src, ident: IDENT, entropy: ENTROPY }
+    }
+
+    fn flow(inner_v6: bool, outer_v6: bool) -> Flow {
+        with_real(if inner_v6 { flow6() } else { flow4() }, outer_v6)
+    }
+
+    /// Runs `frame` through the tunnel in a buffer with `headroom` bytes in front.
+    fn encap(frame: &[u8], headroom: usize, f: &Flow, t: &Tunnel, e: &Egress) -> (Verdict, Vec<u8>) {
+        let mut buf = vec![0u8; headroom];
+        buf.extend_from_slice(frame);
+        let mut sb = SliceBuf::new(&mut buf, headroom, frame.len()).unwrap();
+        let v = xmit(&mut sb, f, t, e);
+        (v, sb.data().to_vec())
+    }
+
+    #[test]
+    fn fixtures() {
+        for &(description, input, inner_v6, outer_v6, kind, csum, want) in ROWS {
+            let t = tun(outer_v6, kind, csum);
+            let case = Case::new(description, input, flow(inner_v6, outer_v6), In, Expect::Frame(want));
+            run(&[case], |c, buf| encap(buf, HEADROOM, &c.flow, &t, &c.egress));
+        }
+    }
+
+    fn big(v6: bool, df: bool) -> Vec<u8> {
+        let f = if v6 { flow6() } else { flow4() };
+        let b = build(f.client, f.vip, &L4::Udp { zero_csum: false, payload: vec![7; 120] }, 64, None);
+        if v6 { b } else { mutate_v4(&b, |ip| ip.set_dont_frag(df)) }
+    }
+
+    #[test]
+    fn drops() {
+        let ipip = |v6| tun(v6, TunnelKind::Ipip, false);
+        let gue = |v6| tun(v6, TunnelKind::Gue { port: GUE_PORT }, true);
+        let e = |mtu| Egress { mtu, ..egress() };
+        type DropRow = (&'static str, Vec<u8>, Flow, Tunnel, Egress, usize, XmitDrop);
+        let cases: Vec<DropRow> = vec![
+            ("ttl 1", with_ttl(TUN_IN_ACK4, 1), flow(false, false), ipip(false), egress(), HEADROOM, XmitDrop::TtlExpired),
+            ("hop limit 1", with_ttl(TUN_IN_UDP6, 1), flow(true, true), gue(true), egress(), HEADROOM, XmitDrop::TtlExpired),
+            ("fragment", mutate_v4(TUN_IN_UDP4, |ip| ip.set_more_frags(true)), flow(false, false), ipip(false), egress(),
+                HEADROOM, XmitDrop::Fragment),
+            ("bad ipv4 checksum", bad_ip_checksum(TUN_IN_ACK4), flow(false, true), ipip(true), egress(), HEADROOM,
+                XmitDrop::BadChecksum),
+            ("no headroom", TUN_IN_ACK4.to_vec(), flow(false, false), ipip(false), egress(), 19, XmitDrop::NoRoom),
+            ("no headroom for gue", TUN_IN_ACK6.to_vec(), flow(true, true), gue(true), egress(), 40, XmitDrop::NoRoom),
+            ("outer source of the wrong family", TUN_IN_ACK4.to_vec(), flow(false, false), ipip(true), egress(), HEADROOM,
+                XmitDrop::Unsupported),
+            ("inner DF above the MTU left", big(false, true), flow(false, false), ipip(false), e(150), HEADROOM,
+                XmitDrop::FragNeeded { mtu: 130 }),
+            ("inner no-DF above the MTU left", big(false, false), flow(false, false), ipip(false), e(150), HEADROOM,
+                XmitDrop::TooBig { mtu: 130 }),
+            ("inner ipv6 above the MTU left by gue", big(true, true), flow(true, false), gue(false), e(180), HEADROOM,
+                XmitDrop::FragNeeded { mtu: 148 }),
+            ("ipv4 route MTU below 68 + 20", TUN_IN_ACK4.to_vec(), flow(false, false), ipip(false), e(87), HEADROOM,
+                XmitDrop::NoRoom),
+            ("ipv6 route MTU below 1280 + 40", TUN_IN_ACK4.to_vec(), flow(false, true), ipip(true), e(1300), HEADROOM,
+                XmitDrop::NoRoom),
+        ];
+        for (d, input, f, t, eg, headroom, why) in cases {
+            let (v, out) = encap(&input, headroom, &f, &t, &eg);
+            assert_eq!(v, Err(why), "{d}");
+            assert_eq!(out, input, "{d}: changed on a drop");
+        }
+    }
+
+    #[test]
+    fn vlan_tag_kept_padding_trimmed() {
+        let t = tun(false, TunnelKind::Ipip, false);
+        let (v, out) = encap(&padded(IN_ACK4_VLAN, 9), HEADROOM, &flow(false, false), &t, &egress());
+        assert_eq!(v.unwrap().l2_len, 18);
+        assert_eq!(&out[12..16], &IN_ACK4_VLAN[12..16]);
+        assert_eq!(&out[16..18], &[0x08, 0x00]);
+        // Same bytes as the untagged frame's after the tag.
+        let (_, untagged) = encap(IN_ACK4, HEADROOM, &flow(false, false), &t, &egress());
+        assert_eq!(hex(&out[18..]), hex(&untagged[14..]));
+        verify_frame(&out).unwrap();
+        // IPv6 outer: the EtherType inside the tag changes.
+        let t = tun(true, TunnelKind::Gre, true);
+        let (_, out) = encap(IN_ACK4_VLAN, HEADROOM, &flow(false, true), &t, &egress());
+        assert_eq!(&out[16..18], &[0x86, 0xdd]);
+        verify_frame(&out).unwrap();
+    }
+
+    #[test]
+    fn gue_source_port_spread() {
+        let mut t = tun(false, TunnelKind::Gue { port: GUE_PORT }, false);
+        for (entropy, port) in [(0, 32768), (u32::MAX, 60998), (ENTROPY, 34775)] {
+            t.entropy = entropy;
+            assert_eq!(t.gue_src_port(), port);
+        }
+    }
+
+    #[test]
+    fn truncated_at_every_length() {
+        for (input, v6) in [(TUN_IN_ACK4, false), (TUN_IN_UDP6, true)] {
+            let t = tun(!v6, TunnelKind::Gue { port: GUE_PORT }, true);
+            let f = flow(v6, !v6);
+            check_truncations(input, |b| encap(b, HEADROOM, &f, &t, &egress()).0);
+        }
+    }
+
+    fn arb_kind() -> impl Strategy<Value = TunnelKind> {
+        prop_oneof![Just(TunnelKind::Ipip), Just(TunnelKind::Gue { port: GUE_PORT }), Just(TunnelKind::Gre)]
+    }
+
+    proptest! {
+        /// Any packet, any encapsulation, any family pair: every checksum valid, the inner
+        /// packet intact but for its TTL, and the outer header the size announced.
+        #[test]
+        fn encapsulation(flow in arb_flow(), l4 in arb_l4(), ttl in 2u8.., outer_v6 in any::<bool>(),
+                         kind in arb_kind(), csum in any::<bool>(), entropy in any::<u32>()) {
+            let f = with_real(flow, outer_v6);
+            let t = Tunnel { entropy, ..tun(outer_v6, kind, csum) };
+            let orig = build(flow.client, flow.vip, &l4, ttl, None);
+            let (v, out) = encap(&orig, HEADROOM, &f, &t, &egress());
+            let v = v.unwrap();
+            verify_frame(&out).unwrap();
+            prop_assert_eq!(v.len, orig.len() + t.overhead(f.real.addr));
+            let want = build(flow.client, flow.vip, &l4, ttl - 1, None);
+            prop_assert_eq!(&out[out.len() - (want.len() - 14)..], &want[14..]);
+        }
+    }
+}
