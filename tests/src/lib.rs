@@ -53,6 +53,15 @@ pub fn shim_lib() -> PathBuf {
     bin_dir().join("libipvs_netlink_shim.so")
 }
 
+/// ipvsadm-compat under test (`target/debug/ipvsadm-compat`, or in `$DPVS_BIN_DIR`).
+pub fn ipvsadm_compat_bin() -> PathBuf {
+    bin_dir().join("ipvsadm-compat")
+}
+
+/// What ipvsadm-compat is told its argv[0] is in the differential tests: Debian's ipvsadm's
+/// path, so that messages naming argv[0] (`Try `%s -h' ...`, the usage) read the same.
+pub const COMPAT_ARGV0: &str = IPVSADM;
+
 /// True (after printing why) when these tests cannot run here: they need root (dpvsd's
 /// permission rule and `ipvsadm` as root) and Debian's ipvsadm. CI runs as root with both.
 pub fn skip() -> bool {
@@ -395,6 +404,19 @@ impl Dpvsd {
         let mut cmd = Command::new(IPVSADM);
         cmd.args(args);
         self.ipvsadm_env(&mut cmd, &shim_lib());
+        run_with_timeout(cmd, input.map(str::as_bytes), COMMAND_TIMEOUT)
+    }
+
+    /// Runs ipvsadm-compat against this dpvsd's socket (no shim), argv[0] [`COMPAT_ARGV0`];
+    /// Err on a hang (killed after [`COMMAND_TIMEOUT`]).
+    pub fn try_compat<S: AsRef<OsStr>>(&self, args: &[S], input: Option<&str>) -> Result<Output, String> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(ipvsadm_compat_bin());
+        cmd.arg0(COMPAT_ARGV0).args(args);
+        cmd.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LC_ALL", "C")
+            .env("DPVSD_IPVS_SOCKET", &self.socket);
         run_with_timeout(cmd, input.map(str::as_bytes), COMMAND_TIMEOUT)
     }
 
