@@ -10,11 +10,25 @@
 //! - [`sched`]: the IPVS schedulers (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `dh`, `sh`, `mh`,
 //!   `lblc`, `lblcr`, `fo`, `ovf`, `twos`) and DPVS's `conhash`.
 //! - [`xmit`]: the forwarding methods (NAT, DR, tunnel, full-NAT) as in-place frame rewrites.
+//! - [`service`]: the immutable service snapshot (services, dests, schedulers, settings).
+//! - [`conn`]: the per-worker connection table (two-way hash index, timer wheel).
+//! - [`proto`]: the TCP state machine, UDP and ICMP, timeouts.
+//! - [`worker`]: a worker's mutable state and the packet-path glue (`ip_vs_in`,
+//!   `ip_vs_schedule`, `ip_vs_out`, expiry).
+//! - [`drop`], [`stats`]: named drop reasons and traffic counters.
+//! - [`addr`]: how addresses are stored.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
+pub mod conn;
 pub mod dest;
+pub mod drop;
+pub mod proto;
 pub mod sched;
+pub mod service;
+pub mod stats;
+pub mod worker;
 pub mod xmit;
 
 pub use dest::{Dest, DestCounters, DestFlags, Thresholds};
