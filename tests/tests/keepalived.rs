@@ -1198,6 +1198,12 @@ fn reload_applies_only_the_differences() {
         why()
     );
     assert!(
+        !new.iter()
+            .any(|c| c.svc == Some(tcp_key("10.66.0.2", 80)) && c.dest.is_some()),
+        "a scheduler change must not re-add the real servers\n{}",
+        why()
+    );
+    assert!(
         !new.iter().any(|c| c.svc == Some(tcp_key("10.66.0.3", 80))),
         "the unchanged virtual server was touched\n{}",
         why()
