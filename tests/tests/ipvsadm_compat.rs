@@ -573,6 +573,104 @@ fn restore_matrix() -> Vec<Scenario> {
     out
 }
 
+/// popt's spellings: bundles, attached and `=` arguments, optional arguments, `--`.
+fn popt_spellings() -> Vec<Scenario> {
+    vec![scenario(
+        "popt spellings",
+        &[
+            "-At192.0.2.1:80",
+            "-At 192.0.2.2:80 -srr",
+            "-A -t=192.0.2.3:80 -s=wrr",
+            "--add-service --tcp-service=192.0.2.4:80 --scheduler=sh --sched-flags=sh-port",
+            "-A -u192.0.2.5:53 -ops rr",
+            "-A -u 192.0.2.6:53 -p -o",
+            "-A -u 192.0.2.7:53 -po",
+            "-A -t 192.0.2.8:0 -p",
+            "-A -t 192.0.2.9:0 -p -s rr",
+            "-A -t 192.0.2.10:0 -s rr -p",
+            "-A -t 192.0.2.11:80 -p -- -s",
+            "-A -t 192.0.2.12:80 -s",
+            "-A -t 192.0.2.13:80 -s -p",
+            "-A -t 192.0.2.14:80 -ps",
+            "-at 192.0.2.1:80 -r198.51.100.1 -mw5",
+            "-at 192.0.2.1:80 -r 198.51.100.2 -gx10 -y 5",
+            "-a -t 192.0.2.1:80 -r 198.51.100.3 -w",
+            "-a -t 192.0.2.1:80 -r 198.51.100.4 --weight=7 --masquerading",
+            "-a -t 192.0.2.1:80 -r 198.51.100.5 --masquerading=1",
+            "-a -t 192.0.2.1:80 -r 198.51.100.6 -m=",
+            "-a -t 192.0.2.1:80 --real-server= -m",
+            "-Lnt192.0.2.1:80",
+            "-L -nt 192.0.2.1:80",
+            "-Ln6",
+            "-ZC",
+            "-CZ",
+            "-Lnn",
+            "-nL",
+            "-L --numeric --numeric",
+            "-L --nosort --nosort",
+            "-L --stat",
+            "--lis",
+            "---L",
+            "-L ---n",
+            "-L -",
+            "-L -- -- -n",
+            "--set 1 2 3 --",
+            "--set -- 1 2 3",
+            "--set 1 -- 2 3",
+            "--set 1 2 -3",
+            "-L --timeout=",
+            "-E -t 192.0.2.1:80 -s rr --pe=sip -p",
+            "-Ln",
+            "-Sn",
+        ],
+    )]
+}
+
+/// A fixed pseudo-random sample of command lines: a command, then options drawn from a pool
+/// of good and bad spellings (xorshift, seeded: the same lines every run).
+fn random_lines() -> Vec<Scenario> {
+    let commands = ["-A", "-E", "-D", "-a", "-e", "-d", "-L", "-Z", "-S", "-C", "--set", "--start-daemon master", "--stop-daemon backup", "-l"];
+    let pool = [
+        "-t 192.0.2.1:80", "-t 192.0.2.2", "-u 192.0.2.1:53", "--sctp-service 192.0.2.3:9", "-t [2001:db8::1]:80", "-f 7", "-f 8",
+        "-6", "-s rr", "-s sh", "-s mh", "-s nosuch", "-p", "-p 30", "-p 0", "-M 255.255.0.0", "-M 64", "-r 198.51.100.1",
+        "-r 198.51.100.2:8080", "-r [2001:db8::10]:80", "-r 2001:db8::11", "-m", "-g", "-i", "-w 0", "-w 9", "-w x", "-x 10",
+        "-y 20", "-n", "-c", "--stats", "--rate", "--thresholds", "--persistent-conn", "--nosort", "--exact", "--tun-info",
+        "-o", "--pe sip", "-b sh-port", "-b flag-2", "--tun-type gre", "--tun-type gue", "--tun-port 6080", "--tun-csum",
+        "--tun-nocsum", "--mcast-interface lo", "--syncid 5", "--mcast-group 239.0.0.1", "--mcast-port 9000", "--mcast-ttl 4",
+        "--sync-maxlen 1200", "--timeout", "--daemon", "1", "2", "3", "--bogus", "-q",
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let mut out = Vec::new();
+    for round in 0..4 {
+        let mut lines: Vec<String> = POPULATE.iter().map(|s| s.to_string()).collect();
+        for _ in 0..150 {
+            let mut l = commands[next(commands.len())].to_string();
+            for _ in 0..next(6) {
+                l.push(' ');
+                l.push_str(pool[next(pool.len())]);
+            }
+            lines.push(l);
+        }
+        lines.push("-Ln".into());
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        out.push(scenario(&format!("random lines, round {round}"), &refs));
+    }
+    out
+}
+
+#[test]
+fn popt_and_random_lines() {
+    let mut all = popt_spellings();
+    all.extend(random_lines());
+    differential(&all);
+}
+
 #[test]
 fn legality_table() {
     differential(&legality_matrix());
