@@ -8,7 +8,6 @@ use std::process::Command;
 /// The oldest DPDK whose API and ABI these bindings and the shim are written for.
 const MIN_DPDK: &str = "22.11";
 
-
 fn main() {
     println!("cargo:rerun-if-changed=src/shim.c");
     println!("cargo:rerun-if-changed=src/shim.h");
@@ -27,14 +26,21 @@ fn main() {
         });
     println!("cargo:version={}", lib.version);
     println!("cargo:rustc-env=DPDK_SYS_VERSION={}", lib.version);
-    println!("cargo:rustc-env=DPDK_SYS_DRIVER_DIR={}", driver_dir(&lib.link_paths));
+    println!(
+        "cargo:rustc-env=DPDK_SYS_DRIVER_DIR={}",
+        driver_dir(&lib.link_paths)
+    );
 
     // The compile flags verbatim: libdpdk's include `-include rte_config.h` and `-march=...`,
     // which the pkg-config crate's parsed view does not carry.
     let cflags = pkg_config_cflags();
 
     let mut build = cc::Build::new();
-    build.file("src/shim.c").include("src").warnings(true).opt_level(3);
+    build
+        .file("src/shim.c")
+        .include("src")
+        .warnings(true)
+        .opt_level(3);
     for flag in &cflags {
         build.flag(flag);
     }

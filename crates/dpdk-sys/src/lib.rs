@@ -66,8 +66,14 @@ mod tests {
                 shim_offsetof_rte_mbuf_data_len() as usize,
                 offset_of!(rte_mbuf, data_len)
             );
-            assert_eq!(shim_sizeof_rte_eth_conf() as usize, size_of::<rte_eth_conf>());
-            assert_eq!(shim_sizeof_rte_eth_stats() as usize, size_of::<rte_eth_stats>());
+            assert_eq!(
+                shim_sizeof_rte_eth_conf() as usize,
+                size_of::<rte_eth_conf>()
+            );
+            assert_eq!(
+                shim_sizeof_rte_eth_stats() as usize,
+                size_of::<rte_eth_stats>()
+            );
         }
     }
 

@@ -61,7 +61,8 @@ impl Mempool {
                 socket.unwrap_or(dpdk_sys::SOCKET_ID_ANY),
             )
         };
-        let raw = NonNull::new(raw).ok_or_else(|| Error::from_rte_errno("rte_pktmbuf_pool_create"))?;
+        let raw =
+            NonNull::new(raw).ok_or_else(|| Error::from_rte_errno("rte_pktmbuf_pool_create"))?;
         Ok(Mempool {
             inner: Arc::new(PoolInner { raw }),
         })

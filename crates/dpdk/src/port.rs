@@ -180,7 +180,9 @@ impl Port {
             return Err(Error::InUse("the port is started; stop it first"));
         }
         if conf.rx_queues == 0 || conf.tx_queues == 0 {
-            return Err(Error::InvalidArgument("a port needs at least one rx and one tx queue"));
+            return Err(Error::InvalidArgument(
+                "a port needs at least one rx and one tx queue",
+            ));
         }
         let eth_conf = dpdk_sys::rte_eth_conf::default();
         // SAFETY: valid port id, stopped; eth_conf is a zeroed (all-defaults) rte_eth_conf
@@ -219,8 +221,12 @@ impl Port {
             };
             check("rte_eth_tx_queue_setup", ret)?;
         }
-        shared.rx_taken = (0..conf.rx_queues).map(|_| AtomicBool::new(false)).collect();
-        shared.tx_taken = (0..conf.tx_queues).map(|_| AtomicBool::new(false)).collect();
+        shared.rx_taken = (0..conf.rx_queues)
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        shared.tx_taken = (0..conf.tx_queues)
+            .map(|_| AtomicBool::new(false))
+            .collect();
         shared._pool = Some(pool.clone());
         self.conf = Some((*conf, pool.clone()));
         Ok(())
@@ -229,7 +235,9 @@ impl Port {
     /// Starts the configured port.
     pub fn start(&mut self) -> Result<()> {
         if self.conf.is_none() {
-            return Err(Error::InvalidArgument("configure the port before starting it"));
+            return Err(Error::InvalidArgument(
+                "configure the port before starting it",
+            ));
         }
         if self.is_started() {
             return Ok(());
@@ -277,7 +285,9 @@ impl Port {
 
     fn take(&self, queue: u16, rx: bool) -> Result<()> {
         if !self.is_started() {
-            return Err(Error::InvalidArgument("start the port before taking its queues"));
+            return Err(Error::InvalidArgument(
+                "start the port before taking its queues",
+            ));
         }
         let flags = if rx {
             &self.shared.rx_taken
