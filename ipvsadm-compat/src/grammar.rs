@@ -863,7 +863,8 @@ pub fn parse(argv: &[String], names: &dyn Names) -> Result<Parsed, Stop> {
             TAG_SYNC_MAXLEN => {
                 set_option(opts, optc::SYNC_MAXLEN)?;
                 ce.daemon.sync_maxlen = parse::string_to_number(a, 1, 65535 - 20 - 8)
-                    .ok_or_else(|| fail("illegal sync-maxlen specified"))? as u16;
+                    .ok_or_else(|| fail("illegal sync-maxlen specified"))?
+                    as u16;
             }
             TAG_TUN_INFO => {
                 set_option(opts, optc::TUN_INFO)?;
@@ -871,10 +872,8 @@ pub fn parse(argv: &[String], names: &dyn Names) -> Result<Parsed, Stop> {
             }
             TAG_TUN_TYPE => {
                 set_option(opts, optc::TUN_TYPE)?;
-                ce.dest.tun_type = TUNNAMES
-                    .iter()
-                    .position(|t| *t == a)
-                    .ok_or_else(|| fail("illegal tunnel type specified"))? as u8;
+                ce.dest.tun_type =
+                    TUNNAMES.iter().position(|t| *t == a).ok_or_else(|| fail("illegal tunnel type specified"))? as u8;
             }
             TAG_TUN_PORT => {
                 set_option(opts, optc::TUN_PORT)?;
@@ -947,23 +946,18 @@ fn sc_bad_index(sc: &Scanner<'_>) -> usize {
     sc.consumed().saturating_sub(1)
 }
 
-
 /// `generic_opt_check`: the legality table.
 fn generic_opt_check(cmd: Cmd, options: u64) -> Result<(), Stop> {
     let mut last = None;
-    for j in 0..NUMBER_OF_OPT {
+    for (j, name) in OPTNAMES.iter().enumerate() {
         let rule = cmd.rule(j);
         if options & (1u64 << j) == 0 {
             if rule == b'+' {
-                return Err(fail(format!(
-                    "You need to supply the '{}' option for the '{}' command",
-                    OPTNAMES[j],
-                    cmd.name()
-                )));
+                return Err(fail(format!("You need to supply the '{}' option for the '{}' command", name, cmd.name())));
             }
         } else {
             if rule == b'x' {
-                return Err(fail(format!("Illegal '{}' option with the '{}' command", OPTNAMES[j], cmd.name())));
+                return Err(fail(format!("Illegal '{}' option with the '{}' command", name, cmd.name())));
             }
             if rule == b'1' {
                 match last {
@@ -971,7 +965,7 @@ fn generic_opt_check(cmd: Cmd, options: u64) -> Result<(), Stop> {
                     Some(l) => {
                         return Err(fail(format!(
                             "The option '{}' conflicts with the '{}' option in the '{}' command",
-                            OPTNAMES[j],
+                            name,
                             OPTNAMES[l],
                             cmd.name()
                         )))
@@ -993,7 +987,10 @@ fn tunnel_opt_check(tun_type: u8, options: u64) -> Result<(), Stop> {
     for (j, &k) in OPTS.iter().enumerate() {
         if options & (1u64 << k) == 0 {
             if row[j] == b'+' {
-                return Err(fail(format!("You need to supply the '{}' option for the '{name}' tunnel type", OPTNAMES[k])));
+                return Err(fail(format!(
+                    "You need to supply the '{}' option for the '{name}' tunnel type",
+                    OPTNAMES[k]
+                )));
             }
         } else {
             if row[j] == b'x' {
@@ -1113,7 +1110,10 @@ mod tests {
         assert_eq!((ce.dest.port, ce.dest.conn_flags, ce.dest.weight), (8080, fwd::MASQ, 3));
         let ce = entry("-a -t 192.0.2.1:80 -r 198.51.100.10 --fullnat");
         assert_eq!((ce.dest.port, ce.dest.conn_flags), (80, fwd::FULLNAT));
-        assert_eq!(err("-a -t 192.0.2.1:80 -r 198.51.100.10 -m --fullnat").1, "multiple 'forwarding-method' options specified\n");
+        assert_eq!(
+            err("-a -t 192.0.2.1:80 -r 198.51.100.10 -m --fullnat").1,
+            "multiple 'forwarding-method' options specified\n"
+        );
         assert_eq!(
             err("-a -t 192.0.2.1:80 -r [2001:db8::1]:80 -m").1,
             "Different address family is allowed only for tunneling servers\n"
@@ -1130,8 +1130,14 @@ mod tests {
 
     #[test]
     fn conflicts_and_usage_errors() {
-        assert_eq!(err("-A -s rr"), (2, "You need to supply the 'service-address' option for the 'add-service' command\n".into()));
-        assert_eq!(err("-A -t 192.0.2.1:80 -r 1.2.3.4"), (2, "Illegal 'real-server' option with the 'add-service' command\n".into()));
+        assert_eq!(
+            err("-A -s rr"),
+            (2, "You need to supply the 'service-address' option for the 'add-service' command\n".into())
+        );
+        assert_eq!(
+            err("-A -t 192.0.2.1:80 -r 1.2.3.4"),
+            (2, "Illegal 'real-server' option with the 'add-service' command\n".into())
+        );
         assert_eq!(
             err("-L --timeout --daemon").1,
             "The option 'daemon' conflicts with the 'timeout' option in the 'list' command\n"

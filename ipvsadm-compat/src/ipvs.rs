@@ -162,7 +162,8 @@ impl Ipvs {
         let link = match SeqPacket::connect(&socket_path()) {
             Ok(s) => Link::Dpvsd(s),
             Err(_) => {
-                let mut s = netlink_sys::Socket::new(netlink_sys::constants::NETLINK_GENERIC).map_err(|e| io_errno(&e))?;
+                let mut s =
+                    netlink_sys::Socket::new(netlink_sys::constants::NETLINK_GENERIC).map_err(|e| io_errno(&e))?;
                 s.bind_auto().map_err(|e| io_errno(&e))?;
                 Link::Kernel(s)
             }
@@ -170,9 +171,10 @@ impl Ipvs {
         let mut ipvs =
             Ipvs { link, family: 0, seq: 0, buf: Vec::new(), func: Func::Init, version: 0, conn_tab_size: 0 };
         let seq = ipvs.next_seq();
-        let family = ipvs.exchange(&getfamily_request(IPVS_GENL_NAME, seq, 0), seq, false).ok().and_then(|replies| {
-            replies.iter().find_map(|a| family_id(a)).filter(|&id| id != 0)
-        });
+        let family = ipvs
+            .exchange(&getfamily_request(IPVS_GENL_NAME, seq, 0), seq, false)
+            .ok()
+            .and_then(|replies| replies.iter().find_map(|a| family_id(a)).filter(|&id| id != 0));
         let Some(family) = family else {
             // No IPVS family: ipvsadm then tries the socket-option API, which a kernel
             // without IPVS refuses (ENOPROTOOPT; EPERM without privileges).
@@ -277,7 +279,8 @@ impl Ipvs {
 
     /// `ipvs_zero_service`: all services when none is named.
     pub fn zero_service(&mut self, svc: &Svc) -> Result<(), Errno> {
-        let attrs = if svc.fwmark != 0 || svc.addr != [0; 16] || svc.port != 0 { vec![service_attr(svc)] } else { Vec::new() };
+        let attrs =
+            if svc.fwmark != 0 || svc.addr != [0; 16] || svc.port != 0 { vec![service_attr(svc)] } else { Vec::new() };
         self.call(Func::ZeroService, cmd::ZERO, attrs)
     }
 
@@ -427,9 +430,7 @@ impl Ipvs {
         let seq = self.next_seq();
         let mut payload = name.as_bytes().to_vec();
         payload.push(0);
-        while payload.len() % 4 != 0 {
-            payload.push(0);
-        }
+        payload.resize(payload.len().div_ceil(4) * 4, 0);
         let mut msg = ((16 + payload.len()) as u32).to_ne_bytes().to_vec();
         msg.extend_from_slice(&DPVS_PROC_READ.to_ne_bytes());
         msg.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
@@ -580,7 +581,8 @@ mod tests {
 
     #[test]
     fn requests_carry_what_libipvs_sends() {
-        let svc = Svc { af: AF_INET, protocol: 6, port: 80, sched_name: "rr".into(), netmask: u32::MAX, ..Svc::default() };
+        let svc =
+            Svc { af: AF_INET, protocol: 6, port: 80, sched_name: "rr".into(), netmask: u32::MAX, ..Svc::default() };
         let Attr::Nest(kind, v) = service_attr(&svc) else { panic!("nest expected") };
         assert_eq!(kind, cmd_attr::SERVICE);
         assert!(v.contains(&Attr::Be16(svc_attr::PORT, 80)));

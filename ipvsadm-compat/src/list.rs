@@ -194,7 +194,9 @@ fn sched_flags(se: &ServiceRow) -> String {
             }
         }
         _ => {
-            for (bit, name) in [(svc_flags::SCHED1, "flag-1"), (svc_flags::SCHED2, "flag-2"), (svc_flags::SCHED3, "flag-3")] {
+            for (bit, name) in
+                [(svc_flags::SCHED1, "flag-1"), (svc_flags::SCHED2, "flag-2"), (svc_flags::SCHED3, "flag-3")]
+            {
                 if f & bit != 0 {
                     v.push(name.to_string());
                 }
@@ -231,7 +233,15 @@ fn protocol_option(p: u16) -> &'static str {
 pub fn service_entry(out: &mut String, se: &ServiceRow, dests: &mut [DestRow], format: u32, names: &dyn Names) {
     let rule = format & fmt::RULE != 0;
     let svc_name = if se.fwmark != 0 {
-        let v6 = if se.af == AF_INET6 { if rule { " -6" } else { " IPv6" } } else { "" };
+        let v6 = if se.af == AF_INET6 {
+            if rule {
+                " -6"
+            } else {
+                " IPv6"
+            }
+        } else {
+            ""
+        };
         if rule {
             format!("-f {}{v6}", se.fwmark as i32)
         } else {
@@ -428,7 +438,10 @@ pub fn conn_header(format: u32) -> String {
             "state", "source", "virtual", "destination", "pe name", "pe_data"
         )
     } else {
-        format!("IPVS connection entries\npro expire {:<11} {:<18} {:<18} {}\n", "state", "source", "virtual", "destination")
+        format!(
+            "IPVS connection entries\npro expire {:<11} {:<18} {:<18} {}\n",
+            "state", "source", "virtual", "destination"
+        )
     }
 }
 
@@ -460,7 +473,18 @@ pub fn conn_line(line: &str, format: u32, names: &dyn Names) -> Option<String> {
     });
     let pe_name = expires.and(get(9));
     let pe_data = pe_name.and(get(10));
-    for f in [c1.is_some(), cport.is_some(), c2.is_some(), vport.is_some(), c3.is_some(), dport.is_some(), state.is_some(), expires.is_some(), pe_name.is_some(), pe_data.is_some()] {
+    for f in [
+        c1.is_some(),
+        cport.is_some(),
+        c2.is_some(),
+        vport.is_some(),
+        c3.is_some(),
+        dport.is_some(),
+        state.is_some(),
+        expires.is_some(),
+        pe_name.is_some(),
+        pe_data.is_some(),
+    ] {
         if f {
             n += 1;
         }

@@ -20,12 +20,7 @@ fn modprobe_ipvs() -> bool {
     if !modprobe.exists() {
         return false;
     }
-    Command::new(modprobe)
-        .args(["--", "ip_vs"])
-        .stdin(Stdio::inherit())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    Command::new(modprobe).args(["--", "ip_vs"]).stdin(Stdio::inherit()).status().map(|s| s.success()).unwrap_or(false)
 }
 
 fn main() -> anyhow::Result<ExitCode> {

@@ -315,7 +315,14 @@ pub fn parse_netmask(buf: &str, names: &dyn Names) -> Option<u32> {
 
 /// `addrport_to_anyname`: "addr:port" or "[addr]:port", names unless numeric; at most 59
 /// bytes (a 60-byte snprintf buffer).
-pub fn addrport_to_anyname(af: u16, addr: &[u8; 16], port: u16, protocol: u16, numeric: bool, names: &dyn Names) -> String {
+pub fn addrport_to_anyname(
+    af: u16,
+    addr: &[u8; 16],
+    port: u16,
+    protocol: u16,
+    numeric: bool,
+    names: &dyn Names,
+) -> String {
     let (open, close) = if af == AF_INET { ("", "") } else { ("[", "]") };
     let addr_len = if af == AF_INET6 { 16 } else { 4 };
     let mut s = if numeric {

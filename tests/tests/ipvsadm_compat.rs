@@ -279,8 +279,24 @@ fn service_matrix() -> Vec<Scenario> {
     }
     let mut sched = Vec::new();
     for s in [
-        "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos", "none", "nosuch",
-        "averyveryverylongschedulername", "''",
+        "rr",
+        "wrr",
+        "lc",
+        "wlc",
+        "lblc",
+        "lblcr",
+        "dh",
+        "sh",
+        "sed",
+        "nq",
+        "fo",
+        "ovf",
+        "mh",
+        "twos",
+        "none",
+        "nosuch",
+        "averyveryverylongschedulername",
+        "''",
     ] {
         sched.push(format!("-A -t 192.0.2.1:{} -s {s}", 1000 + sched.len()));
     }
@@ -291,8 +307,30 @@ fn service_matrix() -> Vec<Scenario> {
 
     let mut pers = Vec::new();
     let mut port = 2000;
-    for p in ["-p", "-p 1", "-p 0", "-p 2678400", "-p 2678401", "-p abc", "-p ''", "-p -1", "--persistent=60", "-p60", "-p=70", ""] {
-        for m in ["", "-M 255.255.255.0", "-M 0.0.0.0", "-M 255.255.255.300", "-M localhost", "-M 10.1", "-M 64", "-M nosuch"] {
+    for p in [
+        "-p",
+        "-p 1",
+        "-p 0",
+        "-p 2678400",
+        "-p 2678401",
+        "-p abc",
+        "-p ''",
+        "-p -1",
+        "--persistent=60",
+        "-p60",
+        "-p=70",
+        "",
+    ] {
+        for m in [
+            "",
+            "-M 255.255.255.0",
+            "-M 0.0.0.0",
+            "-M 255.255.255.300",
+            "-M localhost",
+            "-M 10.1",
+            "-M 64",
+            "-M nosuch",
+        ] {
             pers.push(format!("-A -t 192.0.2.1:{port} {p} {m}"));
             port += 1;
         }
@@ -313,14 +351,27 @@ fn service_matrix() -> Vec<Scenario> {
     let mut port = 3000;
     for s in ["", "-s sh", "-s mh", "-s rr"] {
         for b in [
-            "flag-1", "flag-2", "flag-3", "flag-1,flag-2,flag-3", "sh-fallback", "sh-port", "sh-fallback,sh-port",
-            "mh-fallback", "mh-port", "mh-port,mh-fallback", "bogus", "flag-1,,flag-2", "''",
+            "flag-1",
+            "flag-2",
+            "flag-3",
+            "flag-1,flag-2,flag-3",
+            "sh-fallback",
+            "sh-port",
+            "sh-fallback,sh-port",
+            "mh-fallback",
+            "mh-port",
+            "mh-port,mh-fallback",
+            "bogus",
+            "flag-1,,flag-2",
+            "''",
         ] {
             flags.push(format!("-A -u 192.0.2.1:{port} {s} -b {b}"));
             port += 1;
         }
     }
-    for extra in ["-o", "-o -p", "--ops", "--pe sip", "--pe sip -p", "--pe nosuch -p", "--pe ''", "--pe averyveryverylongpename"] {
+    for extra in
+        ["-o", "-o -p", "--ops", "--pe sip", "--pe sip -p", "--pe nosuch -p", "--pe ''", "--pe averyveryverylongpename"]
+    {
         flags.push(format!("-A -u 192.0.2.1:{port} -s rr {extra}"));
         flags.push(format!("-A -t 192.0.2.1:{port} -s rr {extra}"));
         flags.push(format!("-A -f {port} -s rr {extra}"));
@@ -386,7 +437,15 @@ fn dest_matrix() -> Vec<Scenario> {
     ];
     let mut host = 1;
     for svc in ["-t 192.0.2.1:80", "-t [2001:db8::1]:80", "-f 7", "-f 8 -6"] {
-        for r in ["198.51.100.{h}", "198.51.100.{h}:8080", "[2001:db8::{h}]:8080", "2001:db8::{h}", "[2001:db8::{h}]", "198.51.100.{h}:http", "localhost:{h}"] {
+        for r in [
+            "198.51.100.{h}",
+            "198.51.100.{h}:8080",
+            "[2001:db8::{h}]:8080",
+            "2001:db8::{h}",
+            "[2001:db8::{h}]",
+            "198.51.100.{h}:http",
+            "localhost:{h}",
+        ] {
             for m in ["", "-m", "-g", "-i", "--masquerading", "--ipip", "--gatewaying", "-m -g"] {
                 let r = r.replace("{h}", &host.to_string());
                 lines.push(format!("-a {svc} -r {r} {m}"));
@@ -398,7 +457,16 @@ fn dest_matrix() -> Vec<Scenario> {
         lines.push(format!("-a -t 192.0.2.1:80 -r 198.51.100.{host} -m -w {w}"));
         host += 1;
     }
-    for (x, y) in [("100", "50"), ("10", "10"), ("10", "20"), ("", "5"), ("2147483647", ""), ("2147483648", ""), ("abc", ""), ("", "-1")] {
+    for (x, y) in [
+        ("100", "50"),
+        ("10", "10"),
+        ("10", "20"),
+        ("", "5"),
+        ("2147483647", ""),
+        ("2147483648", ""),
+        ("abc", ""),
+        ("", "-1"),
+    ] {
         let x = if x.is_empty() { String::new() } else { format!("-x {x}") };
         let y = if y.is_empty() { String::new() } else { format!("-y {y}") };
         lines.push(format!("-a -t 192.0.2.1:80 -r 198.51.100.{host} -m {x} {y}"));
@@ -461,15 +529,75 @@ fn dest_matrix() -> Vec<Scenario> {
 /// Listings in every format, popt spellings, -Z, -C, timeouts, daemons.
 fn listing_and_misc() -> Vec<Scenario> {
     let formats = [
-        "-Ln", "-ln", "-L -n", "-L", "-l", "--list --numeric", "-Ln --stats", "-Ln --stats --exact", "-LnX --rate",
-        "-Ln --rate", "-Ln --thresholds", "-Ln --persistent-conn", "-Ln --tun-info", "-Ln --nosort", "-Ln --sort",
-        "-L --stats", "-Sn", "-S", "--save -n", "-S --numeric", "-Lnc", "-Lc", "-Lnc --persistent-conn", "-Ln -t 192.0.2.1:80",
-        "-L -n -t 192.0.2.9:80", "-Ln -f 7", "-Ln -f 8 -6", "-Ln -f 8", "-Ln -t [2001:db8::1]:80", "-Ln -u 192.0.2.2:53 --stats",
-        "-Ln --timeout", "-L --daemon", "-Ln --daemon", "-L --timeout --daemon", "-L -c --stats", "-L --daemon --persistent-conn",
-        "-L -c -t 192.0.2.1:80", "''", "-Lnt", "-Lt192.0.2.1:80", "-Lnt 192.0.2.1:80", "-L -n --tcp-service=192.0.2.1:80",
-        "-L -n --tcp-service", "-v", "--version", "-h", "--help", "-hv", "-K", "--bogus", "-Lq", "-L --bogus", "-L -n=1",
-        "--list=1", "-L -- -n", "-L - x", "-", "--", "-L --stats --rate", "-Ln -6", "-L -n -n", "-L -s rr", "-Ln extra",
-        "-Zn", "-Z -t 192.0.2.9:80", "-Z -t 192.0.2.1:80", "-Z", "--zero", "-Ln --stats",
+        "-Ln",
+        "-ln",
+        "-L -n",
+        "-L",
+        "-l",
+        "--list --numeric",
+        "-Ln --stats",
+        "-Ln --stats --exact",
+        "-LnX --rate",
+        "-Ln --rate",
+        "-Ln --thresholds",
+        "-Ln --persistent-conn",
+        "-Ln --tun-info",
+        "-Ln --nosort",
+        "-Ln --sort",
+        "-L --stats",
+        "-Sn",
+        "-S",
+        "--save -n",
+        "-S --numeric",
+        "-Lnc",
+        "-Lc",
+        "-Lnc --persistent-conn",
+        "-Ln -t 192.0.2.1:80",
+        "-L -n -t 192.0.2.9:80",
+        "-Ln -f 7",
+        "-Ln -f 8 -6",
+        "-Ln -f 8",
+        "-Ln -t [2001:db8::1]:80",
+        "-Ln -u 192.0.2.2:53 --stats",
+        "-Ln --timeout",
+        "-L --daemon",
+        "-Ln --daemon",
+        "-L --timeout --daemon",
+        "-L -c --stats",
+        "-L --daemon --persistent-conn",
+        "-L -c -t 192.0.2.1:80",
+        "''",
+        "-Lnt",
+        "-Lt192.0.2.1:80",
+        "-Lnt 192.0.2.1:80",
+        "-L -n --tcp-service=192.0.2.1:80",
+        "-L -n --tcp-service",
+        "-v",
+        "--version",
+        "-h",
+        "--help",
+        "-hv",
+        "-K",
+        "--bogus",
+        "-Lq",
+        "-L --bogus",
+        "-L -n=1",
+        "--list=1",
+        "-L -- -n",
+        "-L - x",
+        "-",
+        "--",
+        "-L --stats --rate",
+        "-Ln -6",
+        "-L -n -n",
+        "-L -s rr",
+        "-Ln extra",
+        "-Zn",
+        "-Z -t 192.0.2.9:80",
+        "-Z -t 192.0.2.1:80",
+        "-Z",
+        "--zero",
+        "-Ln --stats",
     ];
     let mut lines: Vec<&str> = POPULATE.to_vec();
     lines.extend_from_slice(&formats);
@@ -629,15 +757,83 @@ fn popt_spellings() -> Vec<Scenario> {
 /// A fixed pseudo-random sample of command lines: a command, then options drawn from a pool
 /// of good and bad spellings (xorshift, seeded: the same lines every run).
 fn random_lines() -> Vec<Scenario> {
-    let commands = ["-A", "-E", "-D", "-a", "-e", "-d", "-L", "-Z", "-S", "-C", "--set", "--start-daemon master", "--stop-daemon backup", "-l"];
+    let commands = [
+        "-A",
+        "-E",
+        "-D",
+        "-a",
+        "-e",
+        "-d",
+        "-L",
+        "-Z",
+        "-S",
+        "-C",
+        "--set",
+        "--start-daemon master",
+        "--stop-daemon backup",
+        "-l",
+    ];
     let pool = [
-        "-t 192.0.2.1:80", "-t 192.0.2.2", "-u 192.0.2.1:53", "--sctp-service 192.0.2.3:9", "-t [2001:db8::1]:80", "-f 7", "-f 8",
-        "-6", "-s rr", "-s sh", "-s mh", "-s nosuch", "-p", "-p 30", "-p 0", "-M 255.255.0.0", "-M 64", "-r 198.51.100.1",
-        "-r 198.51.100.2:8080", "-r [2001:db8::10]:80", "-r 2001:db8::11", "-m", "-g", "-i", "-w 0", "-w 9", "-w x", "-x 10",
-        "-y 20", "-n", "-c", "--stats", "--rate", "--thresholds", "--persistent-conn", "--nosort", "--exact", "--tun-info",
-        "-o", "--pe sip", "-b sh-port", "-b flag-2", "--tun-type gre", "--tun-type gue", "--tun-port 6080", "--tun-csum",
-        "--tun-nocsum", "--mcast-interface lo", "--syncid 5", "--mcast-group 239.0.0.1", "--mcast-port 9000", "--mcast-ttl 4",
-        "--sync-maxlen 1200", "--timeout", "--daemon", "1", "2", "3", "--bogus", "-q",
+        "-t 192.0.2.1:80",
+        "-t 192.0.2.2",
+        "-u 192.0.2.1:53",
+        "--sctp-service 192.0.2.3:9",
+        "-t [2001:db8::1]:80",
+        "-f 7",
+        "-f 8",
+        "-6",
+        "-s rr",
+        "-s sh",
+        "-s mh",
+        "-s nosuch",
+        "-p",
+        "-p 30",
+        "-p 0",
+        "-M 255.255.0.0",
+        "-M 64",
+        "-r 198.51.100.1",
+        "-r 198.51.100.2:8080",
+        "-r [2001:db8::10]:80",
+        "-r 2001:db8::11",
+        "-m",
+        "-g",
+        "-i",
+        "-w 0",
+        "-w 9",
+        "-w x",
+        "-x 10",
+        "-y 20",
+        "-n",
+        "-c",
+        "--stats",
+        "--rate",
+        "--thresholds",
+        "--persistent-conn",
+        "--nosort",
+        "--exact",
+        "--tun-info",
+        "-o",
+        "--pe sip",
+        "-b sh-port",
+        "-b flag-2",
+        "--tun-type gre",
+        "--tun-type gue",
+        "--tun-port 6080",
+        "--tun-csum",
+        "--tun-nocsum",
+        "--mcast-interface lo",
+        "--syncid 5",
+        "--mcast-group 239.0.0.1",
+        "--mcast-port 9000",
+        "--mcast-ttl 4",
+        "--sync-maxlen 1200",
+        "--timeout",
+        "--daemon",
+        "1",
+        "2",
+        "3",
+        "--bogus",
+        "-q",
     ];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = |n: usize| {
@@ -743,7 +939,8 @@ fn dpvs_extensions() {
         run_compat(&d, "-a -t 192.0.2.1:80 -r 198.51.100.11 -m --fullnat").1,
         "multiple 'forwarding-method' options specified\n"
     );
-    let refused = |feature: &str| (String::new(), format!("ipvsadm-compat: {feature}: not supported by this dpvsd\n"), 255);
+    let refused =
+        |feature: &str| (String::new(), format!("ipvsadm-compat: {feature}: not supported by this dpvsd\n"), 255);
     assert_eq!(run_compat(&d, "-P -t 192.0.2.1:80 -z 10.0.0.1 -F dpdk0"), refused("add-laddr"));
     assert_eq!(run_compat(&d, "--add-laddr -t 192.0.2.1:80 -z 10.0.0.1"), refused("add-laddr"));
     assert_eq!(run_compat(&d, "--del-laddr -t 192.0.2.1:80 -z 10.0.0.1"), refused("del-laddr"));
@@ -781,7 +978,11 @@ fn kernel_without_ipvs() {
     let absent = dir.path().join("no-such.sock");
     let run = |bin: &std::path::Path, args: &[&str]| {
         let mut c = std::process::Command::new(bin);
-        c.args(args).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").env("LC_ALL", "C").env("DPVSD_IPVS_SOCKET", &absent);
+        c.args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LC_ALL", "C")
+            .env("DPVSD_IPVS_SOCKET", &absent);
         show(&dpvs_e2e::run_with_timeout(c, None, dpvs_e2e::COMMAND_TIMEOUT))
     };
     let want = (
