@@ -216,10 +216,13 @@ fn lcores(eal: &Eal) {
     assert_eq!(pool.in_use(), 0);
 
     // A panic on the lcore is caught there and reported; the lcore is usable again.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| eprintln!("(lcore 1 panicked, on purpose)")));
     let panicked = eal
         .remote_launch(1, || panic!("on purpose"))
         .unwrap()
         .join();
+    std::panic::set_hook(default_hook);
     assert_eq!(panicked.unwrap_err(), Error::LcorePanicked(1));
     assert_eq!(eal.remote_launch(1, || 7).unwrap().join().unwrap(), 7);
 }
