@@ -13,6 +13,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/shim.h");
     println!("cargo:rerun-if-changed=src/wrapper.h");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG");
 
     // Emits the -L and -l of `pkg-config --libs libdpdk` for rustc.
     let lib = pkg_config::Config::new()
@@ -118,7 +119,8 @@ fn pkg_config_cflags() -> Vec<String> {
 /// drivers (Debian: `/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0`); empty if there is none.
 fn driver_dir(link_paths: &[PathBuf]) -> String {
     let mut libdirs: Vec<PathBuf> = link_paths.to_vec();
-    if let Ok(out) = Command::new("pkg-config")
+    let pkg_config = env::var("PKG_CONFIG").unwrap_or_else(|_| "pkg-config".to_owned());
+    if let Ok(out) = Command::new(pkg_config)
         .args(["--variable=libdir", "libdpdk"])
         .output()
     {
