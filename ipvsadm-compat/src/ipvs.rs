@@ -4,6 +4,7 @@
 //! the other end answered, and [`Ipvs::strerror`] words them as `ipvs_strerror` does, keyed by
 //! the last libipvs function called.
 
+use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 
@@ -146,7 +147,26 @@ pub struct Ipvs {
     /// `ipvs_info`: version and connection-table size.
     pub version: u32,
     pub conn_tab_size: u32,
+    /// Send commands without waiting for their answers (`-R`); see [`Ipvs::set_pipelined`].
+    pipelined: bool,
+    /// Commands sent and not answered yet: (seq, ipvs_func at the call).
+    pending: VecDeque<(u32, Func)>,
+    /// Answers read and not yet collected by [`Ipvs::take_answers`].
+    answers: Vec<Answer>,
 }
+
+/// How a pipelined command was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub seq: u32,
+    /// `ipvs_func` when the command was made.
+    pub func: Func,
+    pub result: Result<(), Errno>,
+}
+
+/// Most commands in flight at once when pipelined: their answers (an ACK, or an error with a
+/// copy of the request) stay well within the socket buffers of both ends.
+const PIPELINE_WINDOW: usize = 128;
 
 /// dpvsd's socket path (`DPVSD_IPVS_SOCKET`, else the default).
 pub fn socket_path() -> PathBuf {
@@ -168,8 +188,18 @@ impl Ipvs {
                 Link::Kernel(s)
             }
         };
-        let mut ipvs =
-            Ipvs { link, family: 0, seq: 0, buf: Vec::new(), func: Func::Init, version: 0, conn_tab_size: 0 };
+        let mut ipvs = Ipvs {
+            link,
+            family: 0,
+            seq: 0,
+            buf: Vec::new(),
+            func: Func::Init,
+            version: 0,
+            conn_tab_size: 0,
+            pipelined: false,
+            pending: VecDeque::new(),
+            answers: Vec::new(),
+        };
         let seq = ipvs.next_seq();
         let family = ipvs
             .exchange(&getfamily_request(IPVS_GENL_NAME, seq, 0), seq, false)
@@ -248,7 +278,66 @@ impl Ipvs {
         }
     }
 
+    /// Pipelining: commands that only succeed or fail (add, edit, delete, zero, flush, set,
+    /// daemons) are sent at once and answered later, in order; anything that reads state
+    /// first waits for every answer. ipvsadm's order of effects and messages is kept by the
+    /// caller collecting [`Ipvs::take_answers`] before it prints anything.
+    pub fn set_pipelined(&mut self, on: bool) {
+        if !on {
+            self.settle();
+        }
+        self.pipelined = on;
+    }
+
+    pub fn is_pipelined(&self) -> bool {
+        self.pipelined
+    }
+
+    /// The sequence number of the last command sent.
+    pub fn last_seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// Reads answers until at most `keep` commands are in flight.
+    fn settle_to(&mut self, keep: usize) {
+        while self.pending.len() > keep {
+            match self.recv() {
+                Ok(dg) => {
+                    for m in messages(&dg) {
+                        let Some(pos) = self.pending.iter().position(|p| p.0 == m.seq) else { continue };
+                        let result = match decode_reply(&m) {
+                            Reply::Ack => Ok(()),
+                            Reply::Error(e) => Err(Errno(e.0)),
+                            _ => continue,
+                        };
+                        if let Some((seq, func)) = self.pending.remove(pos) {
+                            self.answers.push(Answer { seq, func, result });
+                        }
+                    }
+                }
+                // The connection failed: every command in flight fails with it.
+                Err(e) => {
+                    while let Some((seq, func)) = self.pending.pop_front() {
+                        self.answers.push(Answer { seq, func, result: Err(e) });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the answers of every command in flight.
+    pub fn settle(&mut self) {
+        self.settle_to(0);
+    }
+
+    /// The answers read so far, in the order the commands were made.
+    pub fn take_answers(&mut self) -> Vec<Answer> {
+        self.answers.sort_by_key(|a| a.seq.wrapping_sub(self.seq));
+        std::mem::take(&mut self.answers)
+    }
+
     fn request(&mut self, command: u8, dump: bool, attrs: Vec<Attr>) -> Result<Vec<Vec<u8>>, Errno> {
+        self.settle();
         let seq = self.next_seq();
         let flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
         let msg = genl_message(self.family, flags, seq, 0, command, IPVS_GENL_VERSION, attrs);
@@ -257,12 +346,28 @@ impl Ipvs {
 
     fn call(&mut self, func: Func, command: u8, attrs: Vec<Attr>) -> Result<(), Errno> {
         self.func = func;
-        self.request(command, false, attrs).map(|_| ())
+        if !self.pipelined {
+            return self.request(command, false, attrs).map(|_| ());
+        }
+        self.settle_to(PIPELINE_WINDOW - 1);
+        let seq = self.next_seq();
+        let msg = genl_message(self.family, NLM_F_REQUEST | NLM_F_ACK, seq, 0, command, IPVS_GENL_VERSION, attrs);
+        match self.send(&msg) {
+            Ok(()) => {
+                self.pending.push_back((seq, func));
+                Ok(())
+            }
+            Err(e) => {
+                self.answers.push(Answer { seq, func, result: Err(e) });
+                Ok(())
+            }
+        }
     }
 
     /// `ipvs_flush` (leaves `ipvs_func` alone, as libipvs does).
     pub fn flush(&mut self) -> Result<(), Errno> {
-        self.request(cmd::FLUSH, false, Vec::new()).map(|_| ())
+        let func = self.func;
+        self.call(func, cmd::FLUSH, Vec::new())
     }
 
     pub fn add_service(&mut self, svc: &Svc) -> Result<(), Errno> {
@@ -370,6 +475,74 @@ impl Ipvs {
         let key = key_of(se.af, se.protocol, se.addr, se.port, se.fwmark);
         let replies = self.request(cmd::GET_DEST, true, vec![ServiceSpec { key, params: None }.to_attr()])?;
         replies.iter().map(|a| parse_dest_reply(a, se.af)).collect()
+    }
+
+    /// `ipvs_get_dests` of several services at once: the dumps are requested ahead, up to a
+    /// window, and answered in order (what a listing of many services spends its time on).
+    pub fn get_dests_many(&mut self, ses: &[ServiceRow]) -> Vec<Result<Vec<DestRow>, Errno>> {
+        const WINDOW: usize = 64;
+        self.settle();
+        self.func = Func::GetDests;
+        let n = ses.len();
+        let mut acc: Vec<Vec<Vec<u8>>> = vec![Vec::new(); n];
+        let mut res: Vec<Option<Result<(), Errno>>> = vec![None; n];
+        let first = self.seq.wrapping_add(1);
+        let (mut sent, mut finished) = (0usize, 0usize);
+        while finished < n {
+            while sent < n && sent < finished + WINDOW {
+                let se = &ses[sent];
+                let seq = self.next_seq();
+                let key = key_of(se.af, se.protocol, se.addr, se.port, se.fwmark);
+                let msg = genl_message(
+                    self.family,
+                    NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP,
+                    seq,
+                    0,
+                    cmd::GET_DEST,
+                    IPVS_GENL_VERSION,
+                    vec![ServiceSpec { key, params: None }.to_attr()],
+                );
+                if let Err(e) = self.send(&msg) {
+                    res[sent] = Some(Err(e));
+                }
+                sent += 1;
+            }
+            while finished < n && res[finished].is_some() {
+                finished += 1;
+            }
+            if finished >= n {
+                break;
+            }
+            let dg = match self.recv() {
+                Ok(dg) => dg,
+                Err(e) => {
+                    for r in res.iter_mut().skip(finished).filter(|r| r.is_none()) {
+                        *r = Some(Err(e));
+                    }
+                    break;
+                }
+            };
+            for m in messages(&dg) {
+                let i = m.seq.wrapping_sub(first) as usize;
+                if i >= sent || res[i].is_some() {
+                    continue;
+                }
+                match decode_reply(&m) {
+                    Reply::Genl { attrs, .. } => acc[i].push(attrs.to_vec()),
+                    Reply::Done => res[i] = Some(Ok(())),
+                    Reply::Error(e) => res[i] = Some(Err(Errno(e.0))),
+                    _ => {}
+                }
+            }
+        }
+        res.into_iter()
+            .zip(acc)
+            .zip(ses)
+            .map(|((r, attrs), se)| match r.unwrap_or(Err(Errno(EINVAL))) {
+                Ok(()) => attrs.iter().map(|a| parse_dest_reply(a, se.af)).collect(),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 
     /// `ipvs_get_timeout`.

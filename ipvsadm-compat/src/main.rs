@@ -53,6 +53,8 @@ fn main() -> anyhow::Result<ExitCode> {
         out: BufWriter::with_capacity(1 << 16, stdout.lock()),
         err: io::stderr(),
         program,
+        last_async: None,
+        last_async_failed: false,
     };
     let status = if argv.len() == 1 {
         match runner.list_all(0) {

@@ -22,6 +22,10 @@ pub struct Runner<'a, W: Write, E: Write> {
     pub err: E,
     /// argv[0], as ipvsadm prints it in `tryhelp_exit` and `usage_exit`.
     pub program: String,
+    /// The sequence number of the last command sent without waiting (`-R`), and whether the
+    /// line that sent it was answered with an error.
+    pub last_async: Option<u32>,
+    pub last_async_failed: bool,
 }
 
 impl<W: Write, E: Write> std::fmt::Debug for Runner<'_, W, E> {
@@ -32,13 +36,36 @@ impl<W: Write, E: Write> std::fmt::Debug for Runner<'_, W, E> {
 
 impl<W: Write, E: Write> Runner<'_, W, E> {
     fn stdout(&mut self, s: &str) {
+        self.sync_point();
         let _ = self.out.write_all(s.as_bytes());
     }
 
     fn stderr(&mut self, s: &str) {
-        // stderr is unbuffered in C: keep its order with stdout's flushed text.
+        self.sync_point();
         let _ = self.err.write_all(s.as_bytes());
         let _ = self.err.flush();
+    }
+
+    /// Prints the errors of pipelined commands answered so far, in order (as ipvsadm would
+    /// have printed them right after each command).
+    fn collect(&mut self) {
+        for a in self.ipvs.take_answers() {
+            if let Err(e) = a.result {
+                let msg = ipvs::strerror(a.func, e.0);
+                let _ = self.err.write_all(format!("{msg}\n").as_bytes());
+                let _ = self.err.flush();
+            }
+            if Some(a.seq) == self.last_async {
+                self.last_async_failed = a.result.is_err();
+            }
+        }
+    }
+
+    /// Waits for every pipelined command and prints their errors: done before anything else
+    /// is printed or read, so effects and messages keep ipvsadm's order.
+    pub fn sync_point(&mut self) {
+        self.ipvs.settle();
+        self.collect();
     }
 
     /// `list_all(format)` with ipvsadm's no-argument form.
@@ -67,8 +94,21 @@ impl<W: Write, E: Write> Runner<'_, W, E> {
         let mut text = String::new();
         list::title(&mut text, format);
         self.stdout(&text);
-        for se in &services {
-            self.print_service(se, format)?;
+        for chunk in services.chunks(1024) {
+            let all = self.ipvs.get_dests_many(chunk);
+            for (se, dests) in chunk.iter().zip(all) {
+                let mut dests = match dests {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let msg = ipvs::strerror(self.ipvs.func, e.0);
+                        self.stderr(&format!("{msg}\n"));
+                        return Err(Exit(1));
+                    }
+                };
+                text.clear();
+                list::service_entry(&mut text, se, &mut dests, format, self.names);
+                self.stdout(&text);
+            }
         }
         Ok(())
     }
@@ -162,6 +202,25 @@ impl<W: Write, E: Write> Runner<'_, W, E> {
                 return Ok(-1);
             }
         };
+        // Everything but plain commands reads state or prints: wait for the commands in flight.
+        let plain = matches!(
+            ce.cmd,
+            Cmd::Flush
+                | Cmd::Add
+                | Cmd::Edit
+                | Cmd::Del
+                | Cmd::Zero
+                | Cmd::AddDest
+                | Cmd::EditDest
+                | Cmd::DelDest
+                | Cmd::Timeout
+                | Cmd::StartDaemon
+                | Cmd::StopDaemon
+        );
+        if !plain {
+            self.sync_point();
+        }
+        let seq_before = self.ipvs.last_seq();
         let result = match ce.cmd {
             Cmd::List => {
                 if ce.has(optc::CONNECTION) {
@@ -198,6 +257,13 @@ impl<W: Write, E: Write> Runner<'_, W, E> {
             Cmd::StopDaemon => self.ipvs.stop_daemon(&ce.daemon),
             dpvs => return Ok(self.unsupported(dpvs.name())),
         };
+        if self.ipvs.last_seq() != seq_before && self.ipvs.is_pipelined() {
+            // Sent without waiting: its answer is collected later.
+            self.last_async = Some(self.ipvs.last_seq());
+            self.last_async_failed = false;
+            self.collect();
+            return Ok(0);
+        }
         match result {
             Ok(()) => Ok(0),
             Err(e) => {
@@ -227,6 +293,8 @@ impl<W: Write, E: Write> Runner<'_, W, E> {
         let stdin = io::stdin();
         let mut reader = ConfigStream::new(stdin.lock());
         let mut result = 0;
+        let mut last_line_async = false;
+        self.ipvs.set_pipelined(true);
         while let Some(tokens) = reader.next_line() {
             if tokens.is_empty() {
                 continue;
@@ -234,7 +302,14 @@ impl<W: Write, E: Write> Runner<'_, W, E> {
             let mut argv = Vec::with_capacity(tokens.len() + 1);
             argv.push(self.program.clone());
             argv.extend(tokens);
+            let before = self.last_async;
             result = self.process(&argv, true)?;
+            last_line_async = self.last_async != before;
+        }
+        self.ipvs.set_pipelined(false);
+        self.collect();
+        if last_line_async && self.last_async_failed {
+            result = -1;
         }
         Ok(result)
     }

@@ -691,6 +691,25 @@ fn restore_matrix() -> Vec<Scenario> {
         "-A -t 192.0.2.1:80 -s rr\n-a -t 192.0.2.1:80 -r 198.51.100.1 -m -w 2147483648\n-A -t 192.0.2.5:80\n",
         "-A -t 192.0.2.1:80 -s rr\n-a -t 192.0.2.1:80 -r 198.51.100.1 --fullnat-typo\n-A -t 192.0.2.5:80\n",
     ];
+    // Many lines, errors and listings interleaved: messages and listings must keep their order
+    // (ipvsadm-compat sends plain commands without waiting for each answer).
+    let mut big = String::new();
+    for i in 0..400 {
+        let _ = writeln!(big, "-A -t 192.0.2.{}:{} -s rr", i % 60, 80 + i % 3);
+        let _ = writeln!(big, "-a -t 192.0.2.{}:{} -r 198.51.100.{} -m", i % 70, 80 + i % 3, i % 7 + 1);
+        if i % 37 == 0 {
+            let _ = writeln!(big, "-Ln -t 192.0.2.1:81");
+        }
+        if i % 53 == 0 {
+            let _ = writeln!(big, "-A --bogus");
+        }
+        if i % 61 == 0 {
+            let _ = writeln!(big, "-Z -t 192.0.2.250:80\n-L --timeout\n-d -t 192.0.2.1:80 -r 198.51.100.99");
+        }
+    }
+    let _ = writeln!(big, "-D -t 192.0.2.250:80");
+    let mut inputs = inputs;
+    inputs.push(&big);
     let mut out = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         out.push(Scenario {
