@@ -344,7 +344,9 @@ impl Worker {
         let mut lost_dest = false;
         let mut svcs = Vec::with_capacity(new.services().len());
         for ns in new.services() {
-            let prev = new_index_of_old(old, ns.id).and_then(|oi| olds[oi as usize].take().map(|st| (oi, st)));
+            let prev = old
+                .service_index(ns.id)
+                .and_then(|oi| olds[oi as usize].take().map(|st| (oi, st)));
             let st = match prev {
                 Some((oi, mut st)) => {
                     let os = old.service(oi);
@@ -415,15 +417,15 @@ impl Worker {
         let proto = Protocol::from_number(pkt.protocol).ok_or(DropReason::UnsupportedProtocol)?;
         let set = &snap.settings;
         let mut cp = self.table.lookup_in(&pkt.key());
+        let mut loc = None;
         if let Some(c) = cp {
-            let conn = *self.table.get(c);
+            let conn = self.table.get(c);
+            loc = snap.dest_loc(conn.dest());
             let is_new = proto == Protocol::Tcp && pkt.tcp_flags.syn();
             if set.conn_reuse_mode != 0 && is_new {
                 let quiescent = set.expire_nodest_conn
-                    && snap
-                        .dest_loc(conn.dest())
-                        .is_some_and(|(s, d)| snap.service(s).dests[d as usize].weight == 0);
-                if quiescent || is_new_conn_expected(&conn, set.conn_reuse_mode) {
+                    && loc.is_some_and(|(s, d)| snap.service(s).dests[d as usize].weight == 0);
+                if quiescent || is_new_conn_expected(conn, set.conn_reuse_mode) {
                     if conn.n_control() == 0 {
                         self.free_conn(snap, c, false, now_ms, hooks);
                     }
@@ -431,16 +433,16 @@ impl Worker {
                 }
             }
         }
-        if let Some(c) = cp {
-            let available = snap
-                .dest_loc(self.table.get(c).dest())
-                .is_some_and(|(s, d)| snap.service(s).dests[d as usize].is_available());
+        if cp.is_some() {
+            let available =
+                loc.is_some_and(|(s, d)| snap.service(s).dests[d as usize].is_available());
             if !available {
                 if !set.expire_nodest_conn {
                     return Err(DropReason::DestUnavailable);
                 }
-                self.free_conn(snap, c, false, now_ms, hooks);
-                cp = None;
+                if let Some(c) = cp.take() {
+                    self.free_conn(snap, c, false, now_ms, hooks);
+                }
             }
         }
         let c = match cp {
@@ -455,7 +457,10 @@ impl Worker {
                     return Err(DropReason::NotSyn);
                 }
                 match self.schedule_inner(snap, svc, pkt, now_ms, hooks)? {
-                    Scheduled::Conn(c) => c,
+                    Scheduled::Conn(c) => {
+                        loc = snap.dest_loc(self.table.get(c).dest());
+                        c
+                    }
                     Scheduled::OnePacket(op) => {
                         let st = &mut self.svcs[op.svc as usize];
                         st.stats.count_in(pkt.len);
@@ -465,8 +470,8 @@ impl Worker {
                 }
             }
         };
-        self.count_traffic(snap, c, pkt.len, Direction::Input);
-        self.apply_transition(snap, c, Direction::Input, pkt.tcp_flags);
+        self.count_traffic(loc, pkt.len, Direction::Input);
+        self.apply_transition(snap, c, loc, proto, Direction::Input, pkt.tcp_flags);
         self.table.arm(c, now_ms);
         Ok(Scheduled::Conn(c))
     }
@@ -476,8 +481,12 @@ impl Worker {
     /// of a known connection (not a drop: the caller passes it on).
     pub fn process_out(&mut self, snap: &Snapshot, pkt: &Packet, now_ms: u64) -> Option<ConnRef> {
         let c = self.table.lookup_out(&pkt.key())?;
-        self.count_traffic(snap, c, pkt.len, Direction::Output);
-        self.apply_transition(snap, c, Direction::Output, pkt.tcp_flags);
+        let conn = self.table.get(c);
+        let loc = snap.dest_loc(conn.dest());
+        if let Some(proto) = Protocol::from_number(conn.protocol()) {
+            self.count_traffic(loc, pkt.len, Direction::Output);
+            self.apply_transition(snap, c, loc, proto, Direction::Output, pkt.tcp_flags);
+        }
         self.table.arm(c, now_ms);
         Some(c)
     }
@@ -701,8 +710,9 @@ impl Worker {
         Ok(Scheduled::Conn(c))
     }
 
-    fn count_traffic(&mut self, snap: &Snapshot, c: ConnRef, len: u32, dir: Direction) {
-        if let Some((s, d)) = snap.dest_loc(self.table.get(c).dest()) {
+    #[inline]
+    fn count_traffic(&mut self, loc: Option<(u32, u32)>, len: u32, dir: Direction) {
+        if let Some((s, d)) = loc {
             let st = &mut self.svcs[s as usize];
             match dir {
                 Direction::Input => {
@@ -718,11 +728,18 @@ impl Worker {
     }
 
     /// The protocol's `state_transition` with the kernel's counter moves.
-    fn apply_transition(&mut self, snap: &Snapshot, c: ConnRef, dir: Direction, flags: TcpFlags) {
-        let conn = *self.table.get(c);
-        let Some(proto) = Protocol::from_number(conn.protocol()) else {
-            return;
-        };
+    #[inline]
+    fn apply_transition(
+        &mut self,
+        snap: &Snapshot,
+        c: ConnRef,
+        loc: Option<(u32, u32)>,
+        proto: Protocol,
+        dir: Direction,
+        flags: TcpFlags,
+    ) {
+        let conn = self.table.get(c);
+        let (inactive, control) = (conn.is_inactive(), conn.control());
         let set = &snap.settings;
         let t = proto::transition(
             proto,
@@ -734,27 +751,25 @@ impl Worker {
             &set.timeouts,
         );
         if t.changed {
-            if let Some((s, d)) = snap.dest_loc(conn.dest()) {
+            if let Some((s, d)) = loc {
                 let cnt = &mut self.svcs[s as usize].counters[d as usize];
-                if !conn.is_inactive() && !t.active {
+                if !inactive && !t.active {
                     cnt.set_active(false);
                     self.table.set_inactive(c, true);
-                } else if conn.is_inactive() && t.active {
+                } else if inactive && t.active {
                     cnt.set_active(true);
                     self.table.set_inactive(c, false);
                 }
             }
         }
         if t.assure {
-            if let Some(ct) = conn.control() {
+            if let Some(ct) = control {
                 if self.table.get(ct).is_template() {
                     self.table.set_assured(ct);
                 }
             }
         }
-        self.table.set_state(c, t.state);
-        self.table.set_no_output(c, t.no_output);
-        self.table.set_timeout(c, t.timeout_ms);
+        self.table.set_transition(c, t.state, t.no_output, t.timeout_ms);
     }
 
     /// `ip_vs_conn_expire` for an entry whose time is up: keeps it 60 s more if it controls
@@ -806,8 +821,25 @@ impl Worker {
     /// Runs the timers due at `now_ms` (and a step of a pending `expire_nodest_conn` flush);
     /// `hooks.freed` sees every entry freed. Returns the number of entries freed.
     pub fn expire<H: ConnHooks>(&mut self, snap: &Snapshot, now_ms: u64, hooks: &mut H) -> usize {
+        self.expire_some(snap, now_ms, usize::MAX, hooks)
+    }
+
+    /// [`Worker::expire`] handling at most `max` due entries, so that a burst of expiries
+    /// does not hold up packets; the rest are handled by the next calls.
+    pub fn expire_some<H: ConnHooks>(
+        &mut self,
+        snap: &Snapshot,
+        now_ms: u64,
+        max: usize,
+        hooks: &mut H,
+    ) -> usize {
         let mut freed = 0;
-        while let Some(c) = self.table.pop_due(now_ms) {
+        let mut handled = 0;
+        while handled < max {
+            let Some(c) = self.table.pop_due(now_ms) else {
+                break;
+            };
+            handled += 1;
             if self.free_conn(snap, c, false, now_ms, hooks) {
                 freed += 1;
             }
@@ -841,12 +873,36 @@ impl Worker {
             if available || conn.n_control() > 0 {
                 continue;
             }
+            let ctl = conn.control();
             if self.free_conn(snap, c, true, now_ms, hooks) {
                 freed += 1;
+            }
+            // the flush deletes the controlling template too once it controls nothing,
+            // assured or not
+            if let Some(ct) = ctl {
+                if self.table.is_live(ct)
+                    && self.table.get(ct).n_control() == 0
+                    && self.free_conn(snap, ct, true, now_ms, hooks)
+                {
+                    freed += 1;
+                }
             }
         }
         self.nodest_scan = (end < cap).then_some(end);
         freed
+    }
+
+    /// Deletes one entry now, as `ip_vs_conn_del` does (a controlling template that is left
+    /// with nothing to control and is not assured goes too). An entry that still controls
+    /// connections is kept and re-armed for 60 s instead; returns whether it was freed.
+    pub fn delete<H: ConnHooks>(
+        &mut self,
+        snap: &Snapshot,
+        c: ConnRef,
+        now_ms: u64,
+        hooks: &mut H,
+    ) -> bool {
+        self.table.is_live(c) && self.free_conn(snap, c, true, now_ms, hooks)
     }
 
     /// Frees every connection and template (`ipvsadm -C` of the connection table, or a
@@ -883,9 +939,6 @@ fn is_new_conn_expected(c: &Conn, conn_reuse_mode: u8) -> bool {
     }
 }
 
-fn new_index_of_old(old: &Snapshot, id: ServiceId) -> Option<u32> {
-    old.service_index(id)
-}
 
 #[cfg(test)]
 mod tests;

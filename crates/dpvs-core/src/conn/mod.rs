@@ -695,10 +695,13 @@ impl ConnTable {
         (ctl != NIL).then_some(ConnRef(ctl))
     }
 
-    /// Sets the state byte.
+    /// Records a state transition: state, `NOOUTPUT`, timeout.
     #[inline]
-    pub(crate) fn set_state(&mut self, r: ConnRef, state: u8) {
-        self.entries[r.0 as usize].state = state;
+    pub(crate) fn set_transition(&mut self, r: ConnRef, state: u8, no_output: bool, timeout_ms: u32) {
+        let e = &mut self.entries[r.0 as usize];
+        e.state = state;
+        e.set(F_NOOUTPUT, no_output);
+        e.timeout_ms = timeout_ms;
     }
 
     /// Sets the timeout used by the next [`ConnTable::arm`].
@@ -712,10 +715,6 @@ impl ConnTable {
         self.entries[r.0 as usize].set(F_INACTIVE, on);
     }
 
-    #[inline]
-    pub(crate) fn set_no_output(&mut self, r: ConnRef, on: bool) {
-        self.entries[r.0 as usize].set(F_NOOUTPUT, on);
-    }
 
     #[inline]
     pub(crate) fn set_assured(&mut self, r: ConnRef) {

@@ -742,6 +742,88 @@ fn flush_frees_everything() {
     }
 }
 
+#[test]
+fn expiry_in_bounded_steps() {
+    let snap = snapshot(1, Settings::default(), &[Svc::tcp(&[(0, 1, 1)])]);
+    let mut w = worker(&snap, 64);
+    for p in 1..=10 {
+        w.process_in(&snap, &syn(client(1), p), 0, &mut NoHooks).unwrap();
+    }
+    // all due at 60 s (SYN_RECV); three per call
+    assert_eq!(w.expire_some(&snap, 61_000, 3, &mut NoHooks), 3);
+    assert_eq!(w.table().len(), 7);
+    assert_eq!(w.expire_some(&snap, 61_000, 3, &mut NoHooks), 3);
+    assert_eq!(w.expire(&snap, 61_000, &mut NoHooks), 4);
+    assert!(w.table().is_empty());
+    assert_eq!(counts(&w, 0, 0), (0, 0, 0));
+}
+
+#[test]
+fn nodest_flush_takes_assured_templates_too() {
+    let set = Settings {
+        expire_nodest_conn: true,
+        ..Default::default()
+    };
+    let mut s = persistent_svc(300, [255, 255, 255, 255]);
+    s.dests.truncate(1);
+    let snap1 = snapshot(1, set, &[s.clone()]);
+    let mut w = worker(&snap1, 64);
+    let (_, a) = open!(w, w.process_in(&snap1, &syn(client(1), 1), 0, &mut NoHooks));
+    w.process_in(&snap1, &cin(client(1), 1, TcpFlags::ACK), 0, &mut NoHooks).unwrap();
+    assert!(w.table().get(a.control().unwrap()).is_assured());
+    s.dests[0].5 = false; // deleted: to the trash
+    let snap2 = snapshot(2, set, &[s]);
+    w.apply_snapshot(&snap1, &snap2);
+    w.expire(&snap2, 1, &mut NoHooks);
+    assert!(w.table().is_empty(), "connection and template flushed");
+    assert_eq!(counts(&w, 0, 0), (0, 0, 0));
+}
+
+#[test]
+fn ipv6_persistence_by_prefix() {
+    let mut b = SnapshotBuilder::new(1, Settings::default());
+    let vip: IpAddr = "2001:db8::80".parse().unwrap();
+    let dests: Vec<DestConfig> = (0..3u32)
+        .map(|i| DestConfig {
+            id: DestId { slot: i, tag: 0 },
+            addr: format!("2001:db8:f::{}", i + 1).parse().unwrap(),
+            port: 0,
+            weight: 1,
+            last_weight: 1,
+            fwd: FwdMethod::Masq,
+            thresholds: Thresholds::default(),
+            available: true,
+        })
+        .collect();
+    b.add_service(
+        ServiceConfig {
+            id: ServiceId { slot: 0, tag: 0 },
+            key: ServiceKey::Tuple {
+                addr: vip,
+                protocol: TCP,
+                port: 443,
+            },
+            sched_name: "rr".into(),
+            flags: IP_VS_SVC_F_PERSISTENT,
+            timeout_s: 60,
+            netmask: Netmask::from_ipvs(true, 64u32.to_ne_bytes()),
+        },
+        &dests,
+    )
+    .unwrap();
+    let snap = b.build();
+    let mut w = worker(&snap, 16);
+    let p = |c: &str, port| {
+        Packet::new(TCP, c.parse().unwrap(), port, vip, 443).with_flags(TcpFlags::SYN)
+    };
+    let (_, a) = open!(w, w.process_in(&snap, &p("2001:db8:1:2::7", 1), 0, &mut NoHooks));
+    let (_, b2) = open!(w, w.process_in(&snap, &p("2001:db8:1:2:ffff::1", 2), 0, &mut NoHooks));
+    let (_, c) = open!(w, w.process_in(&snap, &p("2001:db8:1:3::7", 3), 0, &mut NoHooks));
+    assert_eq!(a.daddr(), b2.daddr());
+    assert_ne!(a.daddr(), c.daddr());
+    assert_eq!(a.dport(), 443, "dest port 0 keeps the service port");
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
