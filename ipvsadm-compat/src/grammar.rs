@@ -1178,4 +1178,16 @@ mod tests {
         assert_eq!(err("--start-daemon master --mcast-group 192.0.2.1").1, "invalid IPv4 mcast-group `192.0.2.1'\n");
         assert!(usage("/usr/sbin/ipvsadm").contains("  /usr/sbin/ipvsadm --stop-daemon {master|backup}\n"));
     }
+
+    #[test]
+    fn man_page_and_completion_name_every_long_option() {
+        let man = include_str!("../ipvsadm-compat.8").replace("\\-", "-");
+        let completion = include_str!("../completion/ipvsadm-compat.bash");
+        for o in OPTIONS {
+            let long = format!("--{}", o.long.unwrap_or_default());
+            // ipvsadm's listing options are described together in the man page.
+            assert!(man.contains(&long), "{long} missing from the man page");
+            assert!(completion.contains(&long), "{long} missing from the completion");
+        }
+    }
 }
