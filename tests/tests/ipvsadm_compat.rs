@@ -1016,3 +1016,33 @@ fn kernel_without_ipvs() {
         assert_eq!(run(std::path::Path::new(dpvs_e2e::IPVSADM), args), want, "{args:?}");
     }
 }
+
+/// A caller without CAP_NET_ADMIN is refused at GET_INFO, as by the kernel: both programs say
+/// so the same way.
+#[test]
+fn unprivileged_caller() {
+    use std::os::unix::fs::PermissionsExt;
+    if skip() {
+        return;
+    }
+    let d = Dpvsd::start();
+    let bin = d.dir().join("ipvsadm-compat");
+    std::fs::copy(ipvsadm_compat_bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let nobody = dpvs_e2e::NOBODY.to_string();
+    let mut c = std::process::Command::new("/usr/bin/setpriv");
+    c.arg(format!("--reuid={nobody}"))
+        .arg(format!("--regid={nobody}"))
+        .arg("--clear-groups")
+        .arg("--")
+        .arg(&bin)
+        .arg("-Ln")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .env("DPVSD_IPVS_SOCKET", d.socket());
+    let compat = show(&dpvs_e2e::run_with_timeout(c, None, dpvs_e2e::COMMAND_TIMEOUT));
+    let real = d.ipvsadm_as_nobody(&["-Ln"]);
+    assert_eq!(compat, show(&Ok(real)));
+    assert_eq!(compat.2, 2, "{compat:?}");
+}
