@@ -5,6 +5,10 @@
 //! scheduler tables) and each worker core owns its mutable state (connection counters,
 //! scheduler cursors, locality caches).
 //!
+//! Time on the packet path is `now_ms: u64`, milliseconds from an arbitrary monotonic origin
+//! chosen by the caller (e.g. TSC cycles scaled once per burst). The connection table rounds
+//! deadlines up to its wheel tick (64 ms by default), so an entry never expires early.
+//!
 //! Modules so far:
 //! - [`dest`]: the scheduler-facing view of a real server and its per-worker counters.
 //! - [`sched`]: the IPVS schedulers (`rr`, `wrr`, `lc`, `wlc`, `sed`, `nq`, `dh`, `sh`, `mh`,
@@ -15,7 +19,7 @@
 //! - [`proto`]: the TCP state machine, UDP and ICMP, timeouts.
 //! - [`worker`]: a worker's mutable state and the packet-path glue (`ip_vs_in`,
 //!   `ip_vs_schedule`, `ip_vs_out`, expiry).
-//! - [`drop`], [`stats`]: named drop reasons and traffic counters.
+//! - [`mod@drop`], [`stats`]: named drop reasons and traffic counters.
 //! - [`addr`]: how addresses are stored.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -387,7 +387,9 @@ impl Hasher for FastHasher {
         self.write_u64(i as u64)
     }
     fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0 ^ i).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(27);
+        self.0 = (self.0 ^ i)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(27);
     }
     fn write_u128(&mut self, i: u128) {
         self.write_u64(i as u64);
@@ -461,7 +463,14 @@ impl Snapshot {
     /// `ip_vs_service_find`: the fwmark service first (if the packet has a mark), then the
     /// `(protocol, VIP, port)` service, then the catch-all port-zero one. Returns the index.
     #[inline]
-    pub fn find(&self, v6: bool, fwmark: u32, protocol: u8, vaddr: u128, vport: u16) -> Option<u32> {
+    pub fn find(
+        &self,
+        v6: bool,
+        fwmark: u32,
+        protocol: u8,
+        vaddr: u128,
+        vport: u16,
+    ) -> Option<u32> {
         if fwmark != 0 && !self.fwmarks.is_empty() {
             if let Some(i) = self.fwmarks.get(&(v6, fwmark)) {
                 return Some(*i);
@@ -591,7 +600,13 @@ impl SnapshotBuilder {
     }
 }
 
-fn place(locs: &mut Vec<Loc>, slot: u32, tag: u32, svc: u32, dest: u32) -> Result<(), SnapshotError> {
+fn place(
+    locs: &mut Vec<Loc>,
+    slot: u32,
+    tag: u32,
+    svc: u32,
+    dest: u32,
+) -> Result<(), SnapshotError> {
     let slot = slot as usize;
     if locs.len() <= slot {
         locs.resize(slot + 1, Loc::default());
@@ -650,15 +665,26 @@ mod tests {
         let mut b = SnapshotBuilder::new(7, Settings::default());
         b.add_service(scfg(0, tuple(80)), &[dcfg(0, 1, 1)]).unwrap();
         b.add_service(scfg(1, tuple(0)), &[dcfg(1, 2, 1)]).unwrap();
-        b.add_service(scfg(2, ServiceKey::Fwmark { v6: false, mark: 5 }), &[dcfg(2, 3, 1)])
-            .unwrap();
+        b.add_service(
+            scfg(2, ServiceKey::Fwmark { v6: false, mark: 5 }),
+            &[dcfg(2, 3, 1)],
+        )
+        .unwrap();
         let s = b.build();
         assert_eq!(s.generation, 7);
         let vip = addr::to_bits(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))).0;
         assert_eq!(s.find(false, 0, 6, vip, 80), Some(0));
-        assert_eq!(s.find(false, 0, 6, vip, 443), Some(1), "port zero catches the rest");
+        assert_eq!(
+            s.find(false, 0, 6, vip, 443),
+            Some(1),
+            "port zero catches the rest"
+        );
         assert_eq!(s.find(false, 5, 6, vip, 80), Some(2), "fwmark first");
-        assert_eq!(s.find(false, 9, 6, vip, 80), Some(0), "unknown mark falls back");
+        assert_eq!(
+            s.find(false, 9, 6, vip, 80),
+            Some(0),
+            "unknown mark falls back"
+        );
         assert_eq!(s.find(false, 0, 17, vip, 80), None);
         assert_eq!(s.find(true, 0, 6, vip, 80), None);
         assert_eq!(s.dest_loc(DestId { slot: 1, tag: 0 }), Some((1, 0)));
@@ -691,10 +717,16 @@ mod tests {
     fn netmasks() {
         let a = addr::to_bits("198.51.100.77".parse().unwrap()).0;
         let m = Netmask::from_ipvs(false, [255, 255, 255, 0]);
-        assert_eq!(addr::from_bits(m.apply(a), false).to_string(), "198.51.100.0");
+        assert_eq!(
+            addr::from_bits(m.apply(a), false).to_string(),
+            "198.51.100.0"
+        );
         let a6 = addr::to_bits("2001:db8:1:2:3:4:5:6".parse().unwrap()).0;
         let m6 = Netmask::from_ipvs(true, 48u32.to_ne_bytes());
-        assert_eq!(addr::from_bits(m6.apply(a6), true).to_string(), "2001:db8:1::");
+        assert_eq!(
+            addr::from_bits(m6.apply(a6), true).to_string(),
+            "2001:db8:1::"
+        );
         assert_eq!(Netmask::V6(0).apply(a6), 0);
         assert_eq!(Netmask::full(true).apply(a6), a6);
     }

@@ -336,7 +336,10 @@ impl Worker {
     /// dest left or became unavailable, a flush of its connections starts (run in steps by
     /// [`Worker::expire`]). Allocates: call it off the packet path.
     pub fn apply_snapshot(&mut self, old: &Snapshot, new: &Snapshot) {
-        debug_assert_eq!(old.generation, self.generation, "worker on another snapshot");
+        debug_assert_eq!(
+            old.generation, self.generation,
+            "worker on another snapshot"
+        );
         let mut olds: Vec<Option<SvcState>> = std::mem::take(&mut self.svcs)
             .into_iter()
             .map(Some)
@@ -369,7 +372,12 @@ impl Worker {
                             }
                         }
                     }
-                    if pos.len() > ns.dest_conf.iter().filter(|d| pos.contains_key(&d.id)).count() {
+                    if pos.len()
+                        > ns.dest_conf
+                            .iter()
+                            .filter(|d| pos.contains_key(&d.id))
+                            .count()
+                    {
                         lost_dest = true;
                     }
                     st.counters = counters;
@@ -520,7 +528,8 @@ impl Worker {
             protocol: pkt.protocol,
             now: Duration::from_millis(now_ms),
         };
-        s.scheduler.pick(&mut st.sched, &s.dests, &st.counters, &input)
+        s.scheduler
+            .pick(&mut st.sched, &s.dests, &st.counters, &input)
     }
 
     fn schedule_inner<H: ConnHooks>(
@@ -551,7 +560,9 @@ impl Worker {
             .ok_or(DropReason::NoDest)?;
         let dest = &svc.dests[d];
         let dport = if dest.port != 0 { dest.port } else { pkt.dport };
-        self.create(snap, svc_idx, d, pkt, dport, None, one_packet, now_ms, hooks)
+        self.create(
+            snap, svc_idx, d, pkt, dport, None, one_packet, now_ms, hooks,
+        )
     }
 
     fn schedule_persist<H: ConnHooks>(
@@ -643,7 +654,17 @@ impl Worker {
         let r = if !one_packet && self.table.len() >= self.table.capacity() {
             Err(DropReason::ConnTableFull)
         } else {
-            self.create(snap, svc_idx, d, pkt, dport, Some(ct), one_packet, now_ms, hooks)
+            self.create(
+                snap,
+                svc_idx,
+                d,
+                pkt,
+                dport,
+                Some(ct),
+                one_packet,
+                now_ms,
+                hooks,
+            )
         };
         // ip_vs_conn_put(ct): the template's timer restarts with its timeout
         self.table.arm(ct, now_ms);
@@ -680,9 +701,7 @@ impl Worker {
             }));
         }
         let laddr = if dc.fwd == FwdMethod::FullNat {
-            let (a, p) = hooks
-                .local_addr(svc, d)
-                .ok_or(DropReason::NoLocalAddress)?;
+            let (a, p) = hooks.local_addr(svc, d).ok_or(DropReason::NoLocalAddress)?;
             Some((addr::to_bits(a).0, p))
         } else {
             None
@@ -769,7 +788,8 @@ impl Worker {
                 }
             }
         }
-        self.table.set_transition(c, t.state, t.no_output, t.timeout_ms);
+        self.table
+            .set_transition(c, t.state, t.no_output, t.timeout_ms);
     }
 
     /// `ip_vs_conn_expire` for an entry whose time is up: keeps it 60 s more if it controls
@@ -938,7 +958,6 @@ fn is_new_conn_expected(c: &Conn, conn_reuse_mode: u8) -> bool {
         _ => false,
     }
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@
 //! the in index only, keyed `(protocol or 0 for fwmark, masked client, 0, VIP or fwmark,
 //! port)`.
 //!
-//! Expiry is a timer wheel threaded through the entries ([`wheel`]): `pop_due` hands back due
+//! Expiry is a timer wheel threaded through the entries: [`ConnTable::pop_due`] hands back due
 //! entries one at a time and the worker decides (free it, or re-arm it as the kernel's
 //! `expire_later` does for a template that still controls connections).
 //!
@@ -406,7 +406,11 @@ impl ConnTable {
         let slots = cfg.wheel_slots.max(2).next_power_of_two();
         let mut entries = vec![Conn::EMPTY; cap as usize];
         for (i, e) in entries.iter_mut().enumerate() {
-            e.in_next = if i + 1 < cap as usize { i as u32 + 1 } else { NIL };
+            e.in_next = if i + 1 < cap as usize {
+                i as u32 + 1
+            } else {
+                NIL
+            };
         }
         let tick_shift = cfg.tick_shift.min(20) as u32;
         ConnTable {
@@ -480,7 +484,9 @@ impl ConnTable {
     #[inline]
     fn bucket(&self, k: &ConnKey, template: bool) -> usize {
         let a = fold(k.src).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let b = fold(k.dst).rotate_left(17).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        let b = fold(k.dst)
+            .rotate_left(17)
+            .wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
         let c = ((k.sport as u64) << 32)
             | ((k.dport as u64) << 16)
             | ((k.protocol as u64) << 8)
@@ -697,7 +703,13 @@ impl ConnTable {
 
     /// Records a state transition: state, `NOOUTPUT`, timeout.
     #[inline]
-    pub(crate) fn set_transition(&mut self, r: ConnRef, state: u8, no_output: bool, timeout_ms: u32) {
+    pub(crate) fn set_transition(
+        &mut self,
+        r: ConnRef,
+        state: u8,
+        no_output: bool,
+        timeout_ms: u32,
+    ) {
         let e = &mut self.entries[r.0 as usize];
         e.state = state;
         e.set(F_NOOUTPUT, no_output);
@@ -714,7 +726,6 @@ impl ConnTable {
     pub(crate) fn set_inactive(&mut self, r: ConnRef, on: bool) {
         self.entries[r.0 as usize].set(F_INACTIVE, on);
     }
-
 
     #[inline]
     pub(crate) fn set_assured(&mut self, r: ConnRef) {

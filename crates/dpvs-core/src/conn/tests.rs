@@ -25,8 +25,12 @@ fn nc(k: ConnKey, fwd: FwdMethod, timeout_ms: u32) -> NewConn {
         daddr: 0x0a00_0001,
         dest_v6: false,
         dport: 8080,
-        laddr: (fwd == FwdMethod::FullNat)
-            .then_some((0x0a00_00fe, 40000u16.wrapping_add(k.sport).wrapping_add((k.src as u16) << 4))),
+        laddr: (fwd == FwdMethod::FullNat).then_some((
+            0x0a00_00fe,
+            40000u16
+                .wrapping_add(k.sport)
+                .wrapping_add((k.src as u16) << 4),
+        )),
         fwd,
         dest: DestId { slot: 0, tag: 0 },
         template: false,
@@ -51,9 +55,15 @@ fn entry_and_index_fit_the_memory_target() {
 #[test]
 fn found_both_ways() {
     let mut t = ConnTable::new(cfg(16), 0);
-    let nat = t.insert(&nc(key(1, 1000), FwdMethod::Masq, 1000), 0).unwrap();
-    let fnat = t.insert(&nc(key(2, 1001), FwdMethod::FullNat, 1000), 0).unwrap();
-    let dr = t.insert(&nc(key(3, 1002), FwdMethod::DirectRoute, 1000), 0).unwrap();
+    let nat = t
+        .insert(&nc(key(1, 1000), FwdMethod::Masq, 1000), 0)
+        .unwrap();
+    let fnat = t
+        .insert(&nc(key(2, 1001), FwdMethod::FullNat, 1000), 0)
+        .unwrap();
+    let dr = t
+        .insert(&nc(key(3, 1002), FwdMethod::DirectRoute, 1000), 0)
+        .unwrap();
     assert_eq!(t.len(), 3);
     for r in [nat, fnat, dr] {
         let c = *t.get(r);
@@ -118,7 +128,11 @@ fn templates_are_separate_and_can_be_invalidated() {
     n.template = true;
     let ct = t.insert(&n, 0).unwrap();
     assert_eq!(t.lookup_template(&k), Some(ct));
-    assert_eq!(t.lookup_in(&k), None, "a connection lookup never finds a template");
+    assert_eq!(
+        t.lookup_in(&k),
+        None,
+        "a connection lookup never finds a template"
+    );
     let mut c = nc(key(0x0a0b_0c05, 5000), FwdMethod::Masq, 1000);
     c.control = Some(ct);
     let cp = t.insert(&c, 0).unwrap();
@@ -138,7 +152,9 @@ fn timers_fire_at_the_tick_not_before() {
     // 64 ms ticks: a 10 s timeout armed at t=1000 ms is due at 11000 ms, rounded up to the
     // tick boundary 11008 (172 * 64)
     let mut t = ConnTable::new(cfg(8), 1000);
-    let r = t.insert(&nc(key(1, 1), FwdMethod::Masq, 10_000), 1000).unwrap();
+    let r = t
+        .insert(&nc(key(1, 1), FwdMethod::Masq, 10_000), 1000)
+        .unwrap();
     assert_eq!(t.pop_due(10_999), None);
     assert_eq!(t.pop_due(11_007), None);
     assert_eq!(t.remaining_ms(r, 11_000), 8);
@@ -155,7 +171,11 @@ fn rearm_later_is_lazy_and_earlier_moves() {
     t.set_timeout(r, 900_000);
     t.arm(r, 1_500);
     assert_eq!(t.pop_due(2_100), None, "visited at 2 s, re-filed");
-    assert_eq!(t.pop_due(901_500), None, "901500 rounds up to the tick at 901504");
+    assert_eq!(
+        t.pop_due(901_500),
+        None,
+        "901500 rounds up to the tick at 901504"
+    );
     assert_eq!(t.pop_due(901_504), Some(r));
     t.set_timeout(r, 900_000);
     t.arm(r, 901_500);
@@ -175,7 +195,9 @@ fn timeouts_longer_than_a_turn_and_idle_gaps() {
         ..Default::default()
     };
     let mut t = ConnTable::new(c, 0);
-    let long = t.insert(&nc(key(1, 1), FwdMethod::Masq, 100_000), 0).unwrap();
+    let long = t
+        .insert(&nc(key(1, 1), FwdMethod::Masq, 100_000), 0)
+        .unwrap();
     let short = t.insert(&nc(key(2, 1), FwdMethod::Masq, 3_000), 0).unwrap();
     let mut got = vec![];
     let mut now = 0;
@@ -189,11 +211,17 @@ fn timeouts_longer_than_a_turn_and_idle_gaps() {
     assert_eq!(got[0].0, short);
     assert!(got[0].1 >= 3_000 && got[0].1 < 3_000 + 2048);
     assert_eq!(got[1].0, long);
-    assert!(got[1].1 >= 100_000 && got[1].1 < 100_000 + 2048, "{}", got[1].1);
+    assert!(
+        got[1].1 >= 100_000 && got[1].1 < 100_000 + 2048,
+        "{}",
+        got[1].1
+    );
     // a long idle gap: one call catches up
     let mut t = ConnTable::new(c, 0);
     let a = t.insert(&nc(key(1, 1), FwdMethod::Masq, 5_000), 0).unwrap();
-    let b = t.insert(&nc(key(2, 1), FwdMethod::Masq, 500_000), 0).unwrap();
+    let b = t
+        .insert(&nc(key(2, 1), FwdMethod::Masq, 500_000), 0)
+        .unwrap();
     assert_eq!(t.pop_due(400_000), Some(a));
     assert_eq!(t.pop_due(400_000), None);
     assert_eq!(t.pop_due(600_000), Some(b));
@@ -224,10 +252,22 @@ mod prop {
 
     #[derive(Clone, Debug)]
     enum Op {
-        Insert { client: u8, port: u8, fwd: u8, timeout: u16 },
-        Touch { pick: u8, timeout: u16 },
-        Remove { pick: u8 },
-        Advance { ms: u32 },
+        Insert {
+            client: u8,
+            port: u8,
+            fwd: u8,
+            timeout: u16,
+        },
+        Touch {
+            pick: u8,
+            timeout: u16,
+        },
+        Remove {
+            pick: u8,
+        },
+        Advance {
+            ms: u32,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {

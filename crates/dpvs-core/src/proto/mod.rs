@@ -183,9 +183,28 @@ mod tests {
     #[test]
     fn udp_and_icmp_have_one_state() {
         let t = Timeouts::default();
-        let x = transition(Protocol::Udp, 0, Direction::Input, TcpFlags::NONE, true, false, &t);
-        assert_eq!((x.state, x.timeout_ms, x.active, x.assure), (0, 300_000, false, false));
-        let x = transition(Protocol::Udp, 0, Direction::Output, TcpFlags::NONE, true, false, &t);
+        let x = transition(
+            Protocol::Udp,
+            0,
+            Direction::Input,
+            TcpFlags::NONE,
+            true,
+            false,
+            &t,
+        );
+        assert_eq!(
+            (x.state, x.timeout_ms, x.active, x.assure),
+            (0, 300_000, false, false)
+        );
+        let x = transition(
+            Protocol::Udp,
+            0,
+            Direction::Output,
+            TcpFlags::NONE,
+            true,
+            false,
+            &t,
+        );
         assert!(x.assure);
         assert_eq!(state_name(Protocol::Udp, 0), "UDP");
         assert_eq!(Protocol::from_number(58), Some(Protocol::Icmp));
@@ -196,11 +215,27 @@ mod tests {
     fn tcp_transition_carries_timeouts() {
         let mut t = Timeouts::default();
         t.set_ipvs(100, 0, 0);
-        let x = transition(Protocol::Tcp, 3, Direction::Input, TcpFlags::ACK, false, false, &t);
+        let x = transition(
+            Protocol::Tcp,
+            3,
+            Direction::Input,
+            TcpFlags::ACK,
+            false,
+            false,
+            &t,
+        );
         assert_eq!(x.state, TcpState::Established as u8);
         assert_eq!(x.timeout_ms, 100_000);
         assert!(x.changed && x.active && x.assure);
-        let y = transition(Protocol::Tcp, 1, Direction::Input, TcpFlags::ACK, false, false, &t);
+        let y = transition(
+            Protocol::Tcp,
+            1,
+            Direction::Input,
+            TcpFlags::ACK,
+            false,
+            false,
+            &t,
+        );
         assert!(!y.changed && !y.assure);
     }
 }

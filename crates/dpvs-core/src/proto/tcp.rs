@@ -292,7 +292,14 @@ mod tests {
         let mut nout = no_output;
         for (k, (d, f, want)) in steps.iter().enumerate() {
             let s = next_state(st, *d, *f, nout, false);
-            assert_eq!(s.state, *want, "step {k}: {:?} {:?} from {}", d, f, st.name());
+            assert_eq!(
+                s.state,
+                *want,
+                "step {k}: {:?} {:?} from {}",
+                d,
+                f,
+                st.name()
+            );
             st = s.state;
             nout = s.no_output;
         }
@@ -363,12 +370,18 @@ mod tests {
         // server refuses: RST in answer to the SYN
         replay(
             false,
-            &[(I, TcpFlags::SYN, S::SynRecv), (O, TcpFlags::RST_ACK, S::Close)],
+            &[
+                (I, TcpFlags::SYN, S::SynRecv),
+                (O, TcpFlags::RST_ACK, S::Close),
+            ],
         );
         // an input RST in SYN_RECV does not close (it may be spoofed)
         replay(
             false,
-            &[(I, TcpFlags::SYN, S::SynRecv), (I, TcpFlags::RST, S::SynRecv)],
+            &[
+                (I, TcpFlags::SYN, S::SynRecv),
+                (I, TcpFlags::RST, S::SynRecv),
+            ],
         );
         // RST wins over SYN in the flag class
         assert_eq!(TcpFlags(0x06).class(), Some(3));

@@ -2,8 +2,8 @@ use super::*;
 use crate::conn::ConnTableConfig;
 use crate::dest::Thresholds;
 use crate::service::{
-    DestConfig, Netmask, ServiceConfig, ServiceKey, Settings, SnapshotBuilder, IP_VS_SVC_F_ONEPACKET,
-    IP_VS_SVC_F_PERSISTENT,
+    DestConfig, Netmask, ServiceConfig, ServiceKey, Settings, SnapshotBuilder,
+    IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT,
 };
 use std::net::Ipv4Addr;
 
@@ -152,7 +152,10 @@ fn counts(w: &Worker, svc: u32, d: usize) -> (u32, u32, u32) {
 
 fn state(w: &Worker, c: ConnRef) -> &'static str {
     let conn = w.table().get(c);
-    proto::state_name(Protocol::from_number(conn.protocol()).unwrap(), conn.state())
+    proto::state_name(
+        Protocol::from_number(conn.protocol()).unwrap(),
+        conn.state(),
+    )
 }
 
 /// Recounts active/inactive/persistent from the table and compares with the counters.
@@ -172,7 +175,11 @@ fn check_counts(w: &Worker, snap: &Snapshot) {
                     a += 1;
                 }
             }
-            assert_eq!(counts(w, si as u32, di), (a, i, p), "service {si} dest {di}");
+            assert_eq!(
+                counts(w, si as u32, di),
+                (a, i, p),
+                "service {si} dest {di}"
+            );
         }
     }
 }
@@ -188,19 +195,46 @@ fn nat_handshake_and_close_with_counts() {
     assert_eq!(conn.dport(), 8080);
     // (packet, expected state, expected (active, inactive))
     let steps: [(Packet, bool, &str, (u32, u32)); 6] = [
-        (rout(1, c1, 40000, TcpFlags::SYN_ACK), false, "SYN_RECV", (1, 0)),
+        (
+            rout(1, c1, 40000, TcpFlags::SYN_ACK),
+            false,
+            "SYN_RECV",
+            (1, 0),
+        ),
         (cin(c1, 40000, TcpFlags::ACK), true, "ESTABLISHED", (1, 0)),
-        (rout(1, c1, 40000, TcpFlags::ACK), false, "ESTABLISHED", (1, 0)),
-        (cin(c1, 40000, TcpFlags::FIN_ACK), true, "CLOSE_WAIT", (0, 1)),
-        (rout(1, c1, 40000, TcpFlags::FIN_ACK), false, "TIME_WAIT", (0, 1)),
+        (
+            rout(1, c1, 40000, TcpFlags::ACK),
+            false,
+            "ESTABLISHED",
+            (1, 0),
+        ),
+        (
+            cin(c1, 40000, TcpFlags::FIN_ACK),
+            true,
+            "CLOSE_WAIT",
+            (0, 1),
+        ),
+        (
+            rout(1, c1, 40000, TcpFlags::FIN_ACK),
+            false,
+            "TIME_WAIT",
+            (0, 1),
+        ),
         (cin(c1, 40000, TcpFlags::ACK), true, "TIME_WAIT", (0, 1)),
     ];
     assert_eq!(state(&w, c), "SYN_RECV");
-    assert_eq!(counts(&w, 0, 0), (1, 0, 0), "SYN_RECV counts active (Linux >= 4.8)");
+    assert_eq!(
+        counts(&w, 0, 0),
+        (1, 0, 0),
+        "SYN_RECV counts active (Linux >= 4.8)"
+    );
     for (k, (p, input, st, ai)) in steps.iter().enumerate() {
         now += 10;
         if *input {
-            assert_eq!(w.process_in(&snap, p, now, &mut NoHooks), Ok(Scheduled::Conn(c)));
+            assert_eq!(
+                w.process_in(&snap, p, now, &mut NoHooks),
+                Ok(Scheduled::Conn(c))
+            );
         } else {
             assert_eq!(w.process_out(&snap, p, now), Some(c), "step {k}");
         }
@@ -234,7 +268,8 @@ fn dr_input_only_and_rst() {
         (TcpFlags::ACK, "FIN_WAIT", (0, 1)),
         (TcpFlags::RST, "CLOSE", (0, 1)),
     ] {
-        w.process_in(&snap, &cin(c1, 1, f), 100, &mut NoHooks).unwrap();
+        w.process_in(&snap, &cin(c1, 1, f), 100, &mut NoHooks)
+            .unwrap();
         assert_eq!(state(&w, c), st);
         let (a, i, _) = counts(&w, 0, 0);
         assert_eq!((a, i), ai);
@@ -250,15 +285,20 @@ fn server_rst_and_simultaneous_close() {
     let mut w = worker(&snap, 16);
     let c1 = client(1);
     let (c, _) = open!(w, w.process_in(&snap, &syn(c1, 5), 0, &mut NoHooks));
-    w.process_out(&snap, &rout(1, c1, 5, TcpFlags::RST_ACK), 1).unwrap();
+    w.process_out(&snap, &rout(1, c1, 5, TcpFlags::RST_ACK), 1)
+        .unwrap();
     assert_eq!(state(&w, c), "CLOSE");
     assert_eq!(counts(&w, 0, 0), (0, 1, 0));
     let (c, _) = open!(w, w.process_in(&snap, &syn(c1, 6), 2, &mut NoHooks));
-    w.process_out(&snap, &rout(1, c1, 6, TcpFlags::SYN_ACK), 3).unwrap();
-    w.process_in(&snap, &cin(c1, 6, TcpFlags::ACK), 4, &mut NoHooks).unwrap();
+    w.process_out(&snap, &rout(1, c1, 6, TcpFlags::SYN_ACK), 3)
+        .unwrap();
+    w.process_in(&snap, &cin(c1, 6, TcpFlags::ACK), 4, &mut NoHooks)
+        .unwrap();
     assert_eq!(counts(&w, 0, 0), (1, 1, 0));
-    w.process_in(&snap, &cin(c1, 6, TcpFlags::FIN_ACK), 5, &mut NoHooks).unwrap();
-    w.process_out(&snap, &rout(1, c1, 6, TcpFlags::FIN_ACK), 5).unwrap();
+    w.process_in(&snap, &cin(c1, 6, TcpFlags::FIN_ACK), 5, &mut NoHooks)
+        .unwrap();
+    w.process_out(&snap, &rout(1, c1, 6, TcpFlags::FIN_ACK), 5)
+        .unwrap();
     assert_eq!(state(&w, c), "TIME_WAIT");
     assert_eq!(counts(&w, 0, 0), (0, 2, 0));
     check_counts(&w, &snap);
@@ -279,7 +319,10 @@ fn first_packet_rules() {
         "SYN+RST is not scheduled"
     );
     let other = Packet::new(TCP, c1, 9, ip(192, 0, 2, 99), 80).with_flags(TcpFlags::SYN);
-    assert_eq!(w.process_in(&snap, &other, 0, &mut NoHooks), Err(DropReason::NoService));
+    assert_eq!(
+        w.process_in(&snap, &other, 0, &mut NoHooks),
+        Err(DropReason::NoService)
+    );
     assert_eq!(
         w.process_in(&snap, &syn(c1, FTPDATA), 0, &mut NoHooks),
         Err(DropReason::FtpData)
@@ -302,7 +345,10 @@ fn first_packet_rules() {
         &[Svc::tcp(&[(0, 1, 1)])],
     );
     let mut w = worker(&snap, 16);
-    let (c, _) = open!(w, w.process_in(&snap, &cin(c1, 9, TcpFlags::ACK), 0, &mut NoHooks));
+    let (c, _) = open!(
+        w,
+        w.process_in(&snap, &cin(c1, 9, TcpFlags::ACK), 0, &mut NoHooks)
+    );
     assert_eq!(state(&w, c), "ESTABLISHED");
     assert_eq!(counts(&w, 0, 0), (1, 0, 0));
 }
@@ -312,7 +358,8 @@ fn table_full_is_a_named_drop() {
     let snap = snapshot(1, Settings::default(), &[Svc::tcp(&[(0, 1, 1)])]);
     let mut w = worker(&snap, 3);
     for p in 1..=3 {
-        w.process_in(&snap, &syn(client(1), p), 0, &mut NoHooks).unwrap();
+        w.process_in(&snap, &syn(client(1), p), 0, &mut NoHooks)
+            .unwrap();
     }
     assert_eq!(
         w.process_in(&snap, &syn(client(1), 4), 0, &mut NoHooks),
@@ -320,7 +367,9 @@ fn table_full_is_a_named_drop() {
     );
     assert_eq!(w.drops().get(DropReason::ConnTableFull), 1);
     // existing connections still work
-    assert!(w.process_in(&snap, &cin(client(1), 2, TcpFlags::ACK), 1, &mut NoHooks).is_ok());
+    assert!(w
+        .process_in(&snap, &cin(client(1), 2, TcpFlags::ACK), 1, &mut NoHooks)
+        .is_ok());
     check_counts(&w, &snap);
 }
 
@@ -334,12 +383,19 @@ fn persistent_svc(timeout_s: u32, mask: [u8; 4]) -> Svc {
 
 #[test]
 fn persistence_with_netmask() {
-    let snap = snapshot(1, Settings::default(), &[persistent_svc(300, [255, 255, 255, 0])]);
+    let snap = snapshot(
+        1,
+        Settings::default(),
+        &[persistent_svc(300, [255, 255, 255, 0])],
+    );
     let mut w = worker(&snap, 64);
     // rr would spread these; the /24 template keeps them on one dest
     let mut dests = vec![];
     for (n, port) in [(7, 1000), (200, 1001), (7, 1002), (99, 1003)] {
-        let (_, c) = open!(w, w.process_in(&snap, &syn(client(n), port), 0, &mut NoHooks));
+        let (_, c) = open!(
+            w,
+            w.process_in(&snap, &syn(client(n), port), 0, &mut NoHooks)
+        );
         dests.push(c.daddr());
         assert!(c.control().is_some());
     }
@@ -352,31 +408,48 @@ fn persistence_with_netmask() {
     assert_eq!(t.n_control(), 4);
     assert_eq!(counts(&w, 0, 0), (4, 0, 1));
     // another /24 gets the next dest
-    let (_, c) = open!(w, w.process_in(&snap, &syn(ip(203, 0, 113, 5), 1), 0, &mut NoHooks));
+    let (_, c) = open!(
+        w,
+        w.process_in(&snap, &syn(ip(203, 0, 113, 5), 1), 0, &mut NoHooks)
+    );
     assert_ne!(c.daddr(), dests[0]);
     check_counts(&w, &snap);
 }
 
 #[test]
 fn template_outlives_its_timeout_while_it_controls_connections() {
-    let snap = snapshot(1, Settings::default(), &[persistent_svc(10, [255, 255, 255, 255])]);
+    let snap = snapshot(
+        1,
+        Settings::default(),
+        &[persistent_svc(10, [255, 255, 255, 255])],
+    );
     let mut w = worker(&snap, 64);
     let c1 = client(1);
     let (c, conn) = open!(w, w.process_in(&snap, &syn(c1, 1), 0, &mut NoHooks));
     let ct = conn.control().unwrap();
-    w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 0, &mut NoHooks).unwrap();
+    w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 0, &mut NoHooks)
+        .unwrap();
     assert!(w.table().get(ct).is_assured());
     // at 10 s the template is due but controls one connection: kept 60 s more
     assert_eq!(w.expire(&snap, 10_064, &mut NoHooks), 0);
     assert!(w.table().is_live(ct));
     assert_eq!(w.table().get(ct).timeout_ms(), 60_000);
     // the connection closes; the template goes at its next expiry
-    w.process_in(&snap, &cin(c1, 1, TcpFlags::RST), 20_000, &mut NoHooks).unwrap();
-    assert_eq!(w.expire(&snap, 30_064, &mut NoHooks), 1, "the RST'd connection");
+    w.process_in(&snap, &cin(c1, 1, TcpFlags::RST), 20_000, &mut NoHooks)
+        .unwrap();
+    assert_eq!(
+        w.expire(&snap, 30_064, &mut NoHooks),
+        1,
+        "the RST'd connection"
+    );
     assert!(!w.table().is_live(c));
     assert!(w.table().is_live(ct));
     assert_eq!(counts(&w, 0, 0), (0, 0, 1));
-    assert_eq!(w.expire(&snap, 70_063, &mut NoHooks), 0, "re-armed at 10.064 s for 60 s");
+    assert_eq!(
+        w.expire(&snap, 70_063, &mut NoHooks),
+        0,
+        "re-armed at 10.064 s for 60 s"
+    );
     assert_eq!(w.expire(&snap, 70_127, &mut NoHooks), 1, "the template");
     assert!(w.table().is_empty());
     assert_eq!(counts(&w, 0, 0), (0, 0, 0));
@@ -384,12 +457,18 @@ fn template_outlives_its_timeout_while_it_controls_connections() {
 
 #[test]
 fn template_expiry_lets_the_scheduler_choose_again() {
-    let snap = snapshot(1, Settings::default(), &[persistent_svc(10, [255, 255, 255, 255])]);
+    let snap = snapshot(
+        1,
+        Settings::default(),
+        &[persistent_svc(10, [255, 255, 255, 255])],
+    );
     let mut w = worker(&snap, 64);
     let c1 = client(1);
     let (_, a) = open!(w, w.process_in(&snap, &syn(c1, 1), 0, &mut NoHooks));
-    w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 0, &mut NoHooks).unwrap();
-    w.process_in(&snap, &cin(c1, 1, TcpFlags::RST), 0, &mut NoHooks).unwrap();
+    w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 0, &mut NoHooks)
+        .unwrap();
+    w.process_in(&snap, &cin(c1, 1, TcpFlags::RST), 0, &mut NoHooks)
+        .unwrap();
     // connection gone at 10 s (CLOSE), template at 10 s too
     assert_eq!(w.expire(&snap, 10_064, &mut NoHooks), 2);
     let (_, b) = open!(w, w.process_in(&snap, &syn(c1, 2), 20_000, &mut NoHooks));
@@ -410,8 +489,16 @@ fn fwmark_persistence_template() {
     p2.fwmark = 7;
     let (_, a) = open!(w, w.process_in(&snap, &p1, 0, &mut NoHooks));
     let (_, b) = open!(w, w.process_in(&snap, &p2, 0, &mut NoHooks));
-    assert_eq!(a.daddr(), b.daddr(), "one template for every port of the mark");
-    assert_eq!((a.dport(), b.dport()), (80, 443), "fwmark keeps the packet's port");
+    assert_eq!(
+        a.daddr(),
+        b.daddr(),
+        "one template for every port of the mark"
+    );
+    assert_eq!(
+        (a.dport(), b.dport()),
+        (80, 443),
+        "fwmark keeps the packet's port"
+    );
     let t = w.table().get(a.control().unwrap());
     assert_eq!((t.protocol(), t.vport()), (0, 0));
     assert_eq!(t.vaddr(), ip(0, 0, 0, 7), "the mark stands in for the VIP");
@@ -433,7 +520,12 @@ fn quiescent_dest_gets_nothing_new_but_keeps_its_connections() {
     }
     let old = if a.daddr() == rs(1) { (c1, 1) } else { (c2, 2) };
     assert_eq!(
-        w.process_in(&snap2, &cin(client(1), old.1, TcpFlags::ACK), 2, &mut NoHooks),
+        w.process_in(
+            &snap2,
+            &cin(client(1), old.1, TcpFlags::ACK),
+            2,
+            &mut NoHooks
+        ),
         Ok(Scheduled::Conn(old.0))
     );
     assert_eq!(state(&w, old.0), "ESTABLISHED");
@@ -529,19 +621,28 @@ fn syn_on_time_wait_reuses_the_port() {
     let mut w = worker(&snap, 64);
     let c1 = client(1);
     let (c, a) = open!(w, w.process_in(&snap, &syn(c1, 1), 0, &mut NoHooks));
-    w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 1, &mut NoHooks).unwrap();
-    w.process_in(&snap, &cin(c1, 1, TcpFlags::FIN_ACK), 2, &mut NoHooks).unwrap();
+    w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 1, &mut NoHooks)
+        .unwrap();
+    w.process_in(&snap, &cin(c1, 1, TcpFlags::FIN_ACK), 2, &mut NoHooks)
+        .unwrap();
     let n = if a.daddr() == rs(1) { 1 } else { 2 };
-    w.process_out(&snap, &rout(n, c1, 1, TcpFlags::FIN_ACK), 3).unwrap();
+    w.process_out(&snap, &rout(n, c1, 1, TcpFlags::FIN_ACK), 3)
+        .unwrap();
     assert_eq!(state(&w, c), "TIME_WAIT");
     let (c2, b) = open!(w, w.process_in(&snap, &syn(c1, 1), 4, &mut NoHooks));
     assert_eq!(state(&w, c2), "SYN_RECV");
     assert_ne!(a.daddr(), b.daddr(), "rescheduled");
     assert_eq!(w.table().len(), 1);
     // in ESTABLISHED a SYN is just a packet of the connection
-    let (c3, _) = open!(w, w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 5, &mut NoHooks));
+    let (c3, _) = open!(
+        w,
+        w.process_in(&snap, &cin(c1, 1, TcpFlags::ACK), 5, &mut NoHooks)
+    );
     assert_eq!(c3, c2);
-    assert_eq!(w.process_in(&snap, &syn(c1, 1), 6, &mut NoHooks), Ok(Scheduled::Conn(c2)));
+    assert_eq!(
+        w.process_in(&snap, &syn(c1, 1), 6, &mut NoHooks),
+        Ok(Scheduled::Conn(c2))
+    );
     check_counts(&w, &snap);
     // conn_reuse_mode 0: the old connection keeps the port
     let snap0 = snapshot(
@@ -554,8 +655,12 @@ fn syn_on_time_wait_reuses_the_port() {
     );
     let mut w = worker(&snap0, 64);
     let (c, _) = open!(w, w.process_in(&snap0, &syn(c1, 1), 0, &mut NoHooks));
-    w.process_in(&snap0, &cin(c1, 1, TcpFlags::RST), 1, &mut NoHooks).unwrap();
-    assert_eq!(w.process_in(&snap0, &syn(c1, 1), 2, &mut NoHooks), Ok(Scheduled::Conn(c)));
+    w.process_in(&snap0, &cin(c1, 1, TcpFlags::RST), 1, &mut NoHooks)
+        .unwrap();
+    assert_eq!(
+        w.process_in(&snap0, &syn(c1, 1), 2, &mut NoHooks),
+        Ok(Scheduled::Conn(c))
+    );
 }
 
 #[test]
@@ -574,7 +679,11 @@ fn udp_one_packet_and_persistent_one_packet() {
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(seen, [rs(1), rs(2), rs(1), rs(2)], "every datagram scheduled anew");
+    assert_eq!(
+        seen,
+        [rs(1), rs(2), rs(1), rs(2)],
+        "every datagram scheduled anew"
+    );
     assert!(w.table().is_empty());
     assert_eq!(counts(&w, 0, 0), (0, 0, 0));
     assert_eq!(w.service_stats(0).conns, 4);
@@ -633,11 +742,16 @@ fn thresholds_overload_a_dest() {
     assert!(w.counters(0)[0].overloaded);
     assert_eq!(counts(&w, 0, 0), (2, 0, 0));
     // the overload clears below 3/4 of the threshold (1 * 4 < 2 * 3)
-    w.process_in(&snap, &cin(client(1), 1, TcpFlags::ACK), 1, &mut NoHooks).unwrap();
-    w.process_in(&snap, &cin(client(1), 1, TcpFlags::RST), 1, &mut NoHooks).unwrap();
+    w.process_in(&snap, &cin(client(1), 1, TcpFlags::ACK), 1, &mut NoHooks)
+        .unwrap();
+    w.process_in(&snap, &cin(client(1), 1, TcpFlags::RST), 1, &mut NoHooks)
+        .unwrap();
     w.expire(&snap, 20_000, &mut NoHooks);
     assert!(!w.counters(0)[0].overloaded);
-    let (_, c) = open!(w, w.process_in(&snap, &syn(client(1), 9), 20_001, &mut NoHooks));
+    let (_, c) = open!(
+        w,
+        w.process_in(&snap, &syn(client(1), 9), 20_001, &mut NoHooks)
+    );
     assert_eq!(c.daddr(), rs(1));
 }
 
@@ -671,7 +785,8 @@ fn full_nat_local_addresses() {
     let mut h = Fnat::default();
     let (c, conn) = open!(w, w.process_in(&snap, &syn(client(1), 1), 0, &mut h));
     assert_eq!(conn.laddr(), Some((ip(10, 0, 0, 254), 1025)));
-    let reply = Packet::new(TCP, rs(1), 8080, ip(10, 0, 0, 254), 1025).with_flags(TcpFlags::SYN_ACK);
+    let reply =
+        Packet::new(TCP, rs(1), 8080, ip(10, 0, 0, 254), 1025).with_flags(TcpFlags::SYN_ACK);
     assert_eq!(w.process_out(&snap, &reply, 1), Some(c));
     w.process_in(&snap, &syn(client(2), 1), 0, &mut h).unwrap();
     assert_eq!(
@@ -689,11 +804,16 @@ fn counters_follow_dests_across_snapshots() {
     let snap1 = snapshot(1, Settings::default(), &[Svc::tcp(&[(0, 1, 1), (1, 2, 1)])]);
     let mut w = worker(&snap1, 64);
     for p in 1..=4 {
-        w.process_in(&snap1, &syn(client(1), p), 0, &mut NoHooks).unwrap();
+        w.process_in(&snap1, &syn(client(1), p), 0, &mut NoHooks)
+            .unwrap();
     }
     assert_eq!(counts(&w, 0, 0), (2, 0, 0));
     // a new dest goes to the head of the list: positions shift, ids do not
-    let snap2 = snapshot(2, Settings::default(), &[Svc::tcp(&[(2, 3, 1), (0, 1, 1), (1, 2, 1)])]);
+    let snap2 = snapshot(
+        2,
+        Settings::default(),
+        &[Svc::tcp(&[(2, 3, 1), (0, 1, 1), (1, 2, 1)])],
+    );
     w.apply_snapshot(&snap1, &snap2);
     assert_eq!(counts(&w, 0, 0), (0, 0, 0));
     assert_eq!(counts(&w, 0, 1), (2, 0, 0));
@@ -723,17 +843,26 @@ fn port_zero_service_needs_persistence() {
     let snap = snapshot(2, Settings::default(), &[s]);
     let mut w = worker(&snap, 8);
     let (_, c) = open!(w, w.process_in(&snap, &syn(client(1), 1), 0, &mut NoHooks));
-    assert_eq!(c.dport(), 80, "a port-zero template keeps the packet's port");
+    assert_eq!(
+        c.dport(),
+        80,
+        "a port-zero template keeps the packet's port"
+    );
     let t = w.table().get(c.control().unwrap());
     assert_eq!((t.vport(), t.dport()), (0, 0));
 }
 
 #[test]
 fn flush_frees_everything() {
-    let snap = snapshot(1, Settings::default(), &[persistent_svc(300, [255, 255, 255, 0])]);
+    let snap = snapshot(
+        1,
+        Settings::default(),
+        &[persistent_svc(300, [255, 255, 255, 0])],
+    );
     let mut w = worker(&snap, 64);
     for p in 1..10 {
-        w.process_in(&snap, &syn(client(p), p as u16), 0, &mut NoHooks).unwrap();
+        w.process_in(&snap, &syn(client(p), p as u16), 0, &mut NoHooks)
+            .unwrap();
     }
     w.flush(&snap, &mut NoHooks);
     assert!(w.table().is_empty());
@@ -747,7 +876,8 @@ fn expiry_in_bounded_steps() {
     let snap = snapshot(1, Settings::default(), &[Svc::tcp(&[(0, 1, 1)])]);
     let mut w = worker(&snap, 64);
     for p in 1..=10 {
-        w.process_in(&snap, &syn(client(1), p), 0, &mut NoHooks).unwrap();
+        w.process_in(&snap, &syn(client(1), p), 0, &mut NoHooks)
+            .unwrap();
     }
     // all due at 60 s (SYN_RECV); three per call
     assert_eq!(w.expire_some(&snap, 61_000, 3, &mut NoHooks), 3);
@@ -769,7 +899,8 @@ fn nodest_flush_takes_assured_templates_too() {
     let snap1 = snapshot(1, set, &[s.clone()]);
     let mut w = worker(&snap1, 64);
     let (_, a) = open!(w, w.process_in(&snap1, &syn(client(1), 1), 0, &mut NoHooks));
-    w.process_in(&snap1, &cin(client(1), 1, TcpFlags::ACK), 0, &mut NoHooks).unwrap();
+    w.process_in(&snap1, &cin(client(1), 1, TcpFlags::ACK), 0, &mut NoHooks)
+        .unwrap();
     assert!(w.table().get(a.control().unwrap()).is_assured());
     s.dests[0].5 = false; // deleted: to the trash
     let snap2 = snapshot(2, set, &[s]);
@@ -816,9 +947,18 @@ fn ipv6_persistence_by_prefix() {
     let p = |c: &str, port| {
         Packet::new(TCP, c.parse().unwrap(), port, vip, 443).with_flags(TcpFlags::SYN)
     };
-    let (_, a) = open!(w, w.process_in(&snap, &p("2001:db8:1:2::7", 1), 0, &mut NoHooks));
-    let (_, b2) = open!(w, w.process_in(&snap, &p("2001:db8:1:2:ffff::1", 2), 0, &mut NoHooks));
-    let (_, c) = open!(w, w.process_in(&snap, &p("2001:db8:1:3::7", 3), 0, &mut NoHooks));
+    let (_, a) = open!(
+        w,
+        w.process_in(&snap, &p("2001:db8:1:2::7", 1), 0, &mut NoHooks)
+    );
+    let (_, b2) = open!(
+        w,
+        w.process_in(&snap, &p("2001:db8:1:2:ffff::1", 2), 0, &mut NoHooks)
+    );
+    let (_, c) = open!(
+        w,
+        w.process_in(&snap, &p("2001:db8:1:3::7", 3), 0, &mut NoHooks)
+    );
     assert_eq!(a.daddr(), b2.daddr());
     assert_ne!(a.daddr(), c.daddr());
     assert_eq!(a.dport(), 443, "dest port 0 keeps the service port");
@@ -846,7 +986,13 @@ mod prop {
     }
 
     fn flags(n: u8) -> TcpFlags {
-        [TcpFlags::SYN, TcpFlags::ACK, TcpFlags::FIN_ACK, TcpFlags::RST, TcpFlags::SYN_ACK][n as usize]
+        [
+            TcpFlags::SYN,
+            TcpFlags::ACK,
+            TcpFlags::FIN_ACK,
+            TcpFlags::RST,
+            TcpFlags::SYN_ACK,
+        ][n as usize]
     }
 
     proptest! {
