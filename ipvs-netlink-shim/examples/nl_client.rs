@@ -247,11 +247,18 @@ fn main() {
     println!("waiting");
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
-    // dpvsd gone for good: the send fails with ECONNREFUSED
+    // dpvsd gone for good: after waiting for it (DPVS_SHIM_RECONNECT_MS), the
+    // shim answers the request as a kernel refusing it would: NLMSG_ERROR
+    // with -ECONNREFUSED and the request's seq.
     let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 3, port, &[15, 1, 0, 0]));
+    println!("sent_without_dpvsd={sent}");
+    let (r, _, namelen, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
+    let ty = u16::from_ne_bytes([buf[4], buf[5]]);
+    let seq = u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
     println!(
-        "sent_without_dpvsd={sent} econnrefused={}",
-        errno() == libc::ECONNREFUSED
+        "answer_without_dpvsd_len={r} type={ty} seq={seq} econnrefused={} namelen={namelen}",
+        err == -libc::ECONNREFUSED
     );
     // SAFETY: closing our socket.
     println!("close={}", unsafe { libc::close(fd) });

@@ -71,6 +71,7 @@
 
 pub mod fdtable;
 pub mod log;
+pub mod outstanding;
 pub mod real;
 pub mod sys;
 pub mod wire;

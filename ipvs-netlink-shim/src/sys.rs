@@ -9,6 +9,7 @@
 
 use crate::fdtable::{self, FdState};
 use crate::log::shim_log;
+use crate::outstanding;
 use crate::real;
 use crate::wire::{self, ProcError, ProcFile, ProcProgress};
 use libc::{c_char, c_int, c_uint, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t, FILE};
@@ -272,39 +273,159 @@ fn reconnect(fd: c_int, nl_pid: u32) -> Result<(), c_int> {
     Ok(())
 }
 
-/// Runs a send on a Redirected socket; if dpvsd has gone away, reconnects once
-/// and retries. A failed reconnect is ECONNREFUSED.
-fn send_redirected(fd: c_int, nl_pid: u32, op: impl Fn() -> ssize_t) -> ssize_t {
+/// How long a send or a receive waits for a restarted dpvsd before the
+/// program is told it is gone (`DPVS_SHIM_RECONNECT_MS` overrides): a kernel
+/// never goes away, and systemd restarts dpvsd within a second or two.
+fn reconnect_wait() -> std::time::Duration {
+    // SAFETY: getenv takes a static NUL-terminated name; a non-NULL result is
+    // a NUL-terminated string, copied out at once.
+    let env = unsafe { libc::getenv(c"DPVS_SHIM_RECONNECT_MS".as_ptr()) };
+    let ms = if env.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL getenv result: a valid NUL-terminated string.
+        unsafe { CStr::from_ptr(env) }.to_str().ok().and_then(|v| v.parse::<u64>().ok())
+    };
+    std::time::Duration::from_millis(ms.unwrap_or(5000))
+}
+
+/// Reconnects, retrying every 50 ms for up to [`reconnect_wait`].
+fn reconnect_patiently(fd: c_int, nl_pid: u32) -> Result<(), c_int> {
+    let start = std::time::Instant::now();
+    loop {
+        match reconnect(fd, nl_pid) {
+            Ok(()) => return Ok(()),
+            Err(e) if start.elapsed() >= reconnect_wait() => return Err(e),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Puts a socket on `fd` that holds one datagram, the kernel's NLMSG_ERROR
+/// for `request`, and then reads end-of-file: the program gets its answer
+/// with the kernel's read semantics (peek, truncation), and its next send
+/// finds the socket closed and reconnects.
+fn answer_locally(fd: c_int, nl_pid: u32, request: &[u8], refusal: c_int) -> Result<(), c_int> {
+    let Some(send) = real::send() else { return Err(libc::ENOSYS) };
+    let reply = wire::error_reply(request, refusal);
+    let mut pair = [-1 as c_int; 2];
+    // SAFETY: `pair` is a live array of two ints for socketpair to fill.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) };
+    if r < 0 {
+        return Err(errno());
+    }
+    // SAFETY: `reply` is a live buffer; pair[1] is the socket just created.
+    let sent = unsafe { send(pair[1], reply.as_ptr().cast(), reply.len(), libc::MSG_NOSIGNAL) };
+    real_close(pair[1]);
+    if sent < 0 {
+        let e = errno();
+        real_close(pair[0]);
+        return Err(e);
+    }
+    let ino = transplant(pair[0], fd)?;
+    fdtable::set(fd, FdState::Redirected { nl_pid, ino });
+    Ok(())
+}
+
+/// Runs a send on a Redirected socket. If dpvsd has gone away, waits for it
+/// to come back ([`reconnect_patiently`]) and sends again; if it does not,
+/// the request is answered with ECONNREFUSED as an NLMSG_ERROR, so the
+/// program learns of the failure the way it learns of any refused request.
+fn send_redirected(fd: c_int, nl_pid: u32, request: &[u8], op: impl Fn() -> ssize_t) -> ssize_t {
     let r = op();
     if r >= 0 {
+        outstanding::remember(fd, request);
         return r;
     }
     let e = errno();
     if !matches!(e, libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN) {
         return r;
     }
-    match reconnect(fd, nl_pid) {
-        Ok(()) => {
-            shim_log!("fd {fd}: dpvsd connection lost (errno {e}), reconnected");
-            op()
+    if reconnect_patiently(fd, nl_pid).is_ok() {
+        shim_log!("fd {fd}: dpvsd connection lost (errno {e}), reconnected");
+        let r = op();
+        if r >= 0 {
+            outstanding::remember(fd, request);
         }
-        Err(e2) => {
-            shim_log!("fd {fd}: dpvsd connection lost (errno {e}), reconnect failed (errno {e2})");
+        return r;
+    }
+    shim_log!("fd {fd}: dpvsd connection lost (errno {e}) and dpvsd did not come back");
+    match answer_locally(fd, nl_pid, request, libc::ECONNREFUSED) {
+        Ok(()) => {
+            outstanding::forget(fd);
+            request.len() as ssize_t
+        }
+        Err(_) => {
             set_errno(libc::ECONNREFUSED);
             -1
         }
     }
 }
 
-/// A read of 0 on the dpvsd connection means dpvsd closed it; a netlink socket
-/// never reads end-of-file, and libnl would take 0 as "no more data".
-fn finish_recv(fd: c_int, r: ssize_t) -> ssize_t {
-    if r == 0 {
-        shim_log!("fd {fd}: dpvsd closed the connection");
+/// Runs a receive on a Redirected socket. A read of 0 means dpvsd closed the
+/// connection, which a netlink socket never does. If a request is awaiting
+/// its answer, it is sent again to the restarted dpvsd (keepalived takes
+/// EEXIST on add and ENOENT on delete as success, so a request dpvsd had
+/// already applied is harmless), or answered with ECONNREFUSED if dpvsd does
+/// not come back; then the read is done again. With nothing outstanding the
+/// read is ECONNRESET.
+fn recv_redirected(fd: c_int, nl_pid: u32, mut op: impl FnMut() -> ssize_t) -> ssize_t {
+    let r = op();
+    if r != 0 {
+        return r;
+    }
+    shim_log!("fd {fd}: dpvsd closed the connection");
+    let Some(request) = outstanding::last(fd) else {
+        set_errno(libc::ECONNRESET);
+        return -1;
+    };
+    let resent = reconnect_patiently(fd, nl_pid).is_ok() && {
+        let Some(send) = real::send() else { return -1 };
+        // SAFETY: `request` is a live buffer; `fd` is now the new connection.
+        unsafe { send(fd, request.as_ptr().cast(), request.len(), libc::MSG_NOSIGNAL) >= 0 }
+    };
+    if resent {
+        shim_log!("fd {fd}: reconnected and sent the outstanding request again");
+    } else if answer_locally(fd, nl_pid, &request, libc::ECONNREFUSED).is_ok() {
+        shim_log!("fd {fd}: dpvsd did not come back; answering the outstanding request with ECONNREFUSED");
+        outstanding::forget(fd);
+    } else {
         set_errno(libc::ECONNRESET);
         return -1;
     }
-    r
+    match op() {
+        0 => {
+            set_errno(libc::ECONNRESET);
+            -1
+        }
+        r => r,
+    }
+}
+
+/// Datagrams up to this size are scanned for the end of an outstanding
+/// answer (ACKs, DONEs and errors are small; dump pages are not scanned).
+const ANSWER_SCAN_MAX: usize = 4096;
+
+/// The whole datagram described by `msg` (bounded at 1 MiB).
+///
+/// # Safety
+/// `msg` must point to a valid msghdr whose iovecs describe readable memory.
+unsafe fn gather_all(msg: *const msghdr) -> Vec<u8> {
+    if msg.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: the caller guarantees `msg` is a valid msghdr.
+    let m = unsafe { &*msg };
+    let mut total = 0usize;
+    for i in 0..m.msg_iovlen {
+        // SAFETY: `i < msg_iovlen`, inside the caller's iovec array.
+        total = total.saturating_add(unsafe { &*m.msg_iov.add(i) }.iov_len);
+    }
+    let mut out = vec![0u8; total.min(1 << 20)];
+    // SAFETY: as above; gather_head copies at most out.len() bytes.
+    let n = unsafe { gather_head(msg, &mut out) };
+    out.truncate(n);
+    out
 }
 
 /// Copies the first bytes of the datagram described by `msg` into `out`.
@@ -792,7 +913,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
                 let mut m = unsafe { *msg };
                 m.msg_name = ptr::null_mut();
                 m.msg_namelen = 0;
-                send_redirected(fd, nl_pid, || {
+                // SAFETY: `msg` is the caller's valid msghdr.
+                let request = unsafe { gather_all(msg) };
+                send_redirected(fd, nl_pid, &request, || {
                     // SAFETY: `m` is the caller's msghdr minus the address.
                     unsafe { real(fd, &m, flags | libc::MSG_NOSIGNAL) }
                 })
@@ -820,7 +943,7 @@ pub unsafe extern "C" fn sendto(
         let real = real_or!(sendto, -1);
         let state = state_for_send(fd, |head| copy_head(buf, len, head));
         match state {
-            FdState::Redirected { nl_pid, .. } => send_redirected(fd, nl_pid, || {
+            FdState::Redirected { nl_pid, .. } => send_redirected(fd, nl_pid, &caller_bytes(buf, len), || {
                 // SAFETY: the caller's buffer, without the destination address.
                 unsafe { real(fd, buf, len, flags | libc::MSG_NOSIGNAL, ptr::null(), 0) }
             }),
@@ -840,7 +963,7 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
         let real = real_or!(send, -1);
         let state = state_for_send(fd, |head| copy_head(buf, len, head));
         match state {
-            FdState::Redirected { nl_pid, .. } => send_redirected(fd, nl_pid, || {
+            FdState::Redirected { nl_pid, .. } => send_redirected(fd, nl_pid, &caller_bytes(buf, len), || {
                 // SAFETY: forwarding the caller's buffer.
                 unsafe { real(fd, buf, len, flags | libc::MSG_NOSIGNAL) }
             }),
@@ -848,6 +971,14 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
             _ => unsafe { real(fd, buf, len, flags) },
         }
     })
+}
+
+/// A copy of a caller's send buffer (bounded at 1 MiB).
+fn caller_bytes(buf: *const c_void, len: size_t) -> Vec<u8> {
+    let mut out = vec![0u8; len.min(1 << 20)];
+    let n = copy_head(buf, len, &mut out);
+    out.truncate(n);
+    out
 }
 
 /// Copies up to `out.len()` bytes of a caller's send buffer.
@@ -922,15 +1053,21 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
     guard(-1, || {
         let real = real_or!(recvmsg, -1);
         match current_state(fd) {
-            FdState::Redirected { .. } if !msg.is_null() => {
+            FdState::Redirected { nl_pid, .. } if !msg.is_null() => {
                 // SAFETY: non-NULL, valid per the recvmsg contract; msghdr is Copy.
                 let mut m = unsafe { *msg };
                 m.msg_name = ptr::null_mut();
                 m.msg_namelen = 0;
                 // SAFETY: `m` is the caller's msghdr minus the address buffer.
-                let r = finish_recv(fd, unsafe { recv_busy_polling(real, fd, &mut m, flags) });
+                let r = recv_redirected(fd, nl_pid, || unsafe { recv_busy_polling(real, fd, &mut m, flags) });
                 if r < 0 {
                     return r;
+                }
+                if flags & libc::MSG_PEEK == 0 && (r as usize) <= ANSWER_SCAN_MAX {
+                    let mut head = [0u8; ANSWER_SCAN_MAX];
+                    // SAFETY: `m`'s iovecs hold the r bytes just received.
+                    let n = unsafe { gather_head(&m, &mut head[..r as usize]) };
+                    outstanding::answered(fd, &head[..n]);
                 }
                 // SAFETY: `msg` is valid and writable (recvmsg contract).
                 let out = unsafe { &mut *msg };
@@ -966,9 +1103,9 @@ pub unsafe extern "C" fn recvfrom(
     guard(-1, || {
         let real = real_or!(recvfrom, -1);
         match current_state(fd) {
-            FdState::Redirected { .. } => {
+            FdState::Redirected { nl_pid, .. } => {
                 // SAFETY: the caller's buffer; no source address requested.
-                let r = finish_recv(fd, unsafe {
+                let r = recv_redirected(fd, nl_pid, || unsafe {
                     real(fd, buf, len, flags, ptr::null_mut(), ptr::null_mut())
                 });
                 if r >= 0 {
@@ -992,10 +1129,10 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
     guard(-1, || {
         let real = real_or!(recv, -1);
         // SAFETY: forwarding the caller's arguments.
-        let r = unsafe { real(fd, buf, len, flags) };
+        let op = || unsafe { real(fd, buf, len, flags) };
         match current_state(fd) {
-            FdState::Redirected { .. } => finish_recv(fd, r),
-            _ => r,
+            FdState::Redirected { nl_pid, .. } => recv_redirected(fd, nl_pid, op),
+            _ => op(),
         }
     })
 }
@@ -1008,6 +1145,9 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     guard(-1, || {
         let real = real_or!(close, -1);
+        if matches!(fdtable::get(fd), FdState::Redirected { .. }) {
+            outstanding::forget(fd);
+        }
         fdtable::clear(fd);
         // SAFETY: forwarding the caller's argument.
         unsafe { real(fd) }

@@ -130,6 +130,48 @@ pub fn is_getfamily_ipvs(buf: &[u8]) -> bool {
 }
 
 /// The 12 bytes of `struct sockaddr_nl { AF_NETLINK, 0, pid, groups 0 }`.
+/// The sequence number of a netlink request.
+pub fn request_seq(request: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(request.get(8..12)?.try_into().ok()?))
+}
+
+/// True when `datagram` holds the message that ends the answer to request
+/// `seq`: its ACK or error (NLMSG_ERROR) or, for a dump, NLMSG_DONE.
+pub fn ends_answer(datagram: &[u8], seq: u32) -> bool {
+    let mut rest = datagram;
+    while rest.len() >= 16 {
+        let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+        let mseq = u32::from_ne_bytes([rest[8], rest[9], rest[10], rest[11]]);
+        if (kind == 2 || kind == 3) && mseq == seq {
+            return true;
+        }
+        if len < 16 || len > rest.len() {
+            return false;
+        }
+        rest = &rest[((len + 3) & !3).min(rest.len())..];
+    }
+    false
+}
+
+/// The NLMSG_ERROR a kernel sends for `request` refused with `errno`: the
+/// request's seq and port id, -errno, then the whole request.
+pub fn error_reply(request: &[u8], errno: i32) -> Vec<u8> {
+    let mut header = [0u8; 16];
+    let n = request.len().min(16);
+    header[..n].copy_from_slice(&request[..n]);
+    let echoed: &[u8] = if request.len() >= 16 { request } else { &header };
+    let len = 16 + 4 + echoed.len();
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(&(len as u32).to_ne_bytes());
+    v.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+    v.extend_from_slice(&0u16.to_ne_bytes());
+    v.extend_from_slice(&header[8..16]); // seq, port id
+    v.extend_from_slice(&(-errno).to_ne_bytes());
+    v.extend_from_slice(echoed);
+    v
+}
+
 pub fn sockaddr_nl_bytes(pid: u32) -> [u8; SOCKADDR_NL_LEN] {
     let mut out = [0u8; SOCKADDR_NL_LEN];
     // AF_NETLINK is 16 on every Linux architecture.
@@ -280,6 +322,45 @@ pub fn fopen_mode_read_only(mode: &[u8]) -> Option<bool> {
 pub fn open_flags_read_only(flags: i32) -> bool {
     flags & libc::O_ACCMODE == libc::O_RDONLY
         && flags & (libc::O_CREAT | libc::O_PATH | libc::O_TMPFILE | libc::O_TRUNC) == 0
+}
+
+#[cfg(test)]
+mod error_reply_tests {
+    use super::*;
+
+    #[test]
+    fn answers_end_at_their_ack_error_or_done() {
+        let req = [16, 0, 0, 0, 0x2a, 0, 5, 0, 9, 0, 0, 0, 0, 0, 0, 0];
+        let ack = error_reply(&req[..16], 0);
+        assert!(ends_answer(&ack, 9));
+        assert!(!ends_answer(&ack, 8));
+        let mut done = 20u32.to_ne_bytes().to_vec();
+        done.extend_from_slice(&[3, 0, 2, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let mut entry = 20u32.to_ne_bytes().to_vec();
+        entry.extend_from_slice(&[0x2a, 0, 2, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0]);
+        assert!(!ends_answer(&entry, 9));
+        entry.extend_from_slice(&done);
+        assert!(ends_answer(&entry, 9));
+        assert!(!ends_answer(&[1, 2, 3], 9));
+        assert_eq!(request_seq(&req), Some(9));
+    }
+
+    #[test]
+    fn error_reply_echoes_the_request_with_its_seq() {
+        let mut req = 20u32.to_ne_bytes().to_vec();
+        req.extend_from_slice(&0x2au16.to_ne_bytes());
+        req.extend_from_slice(&5u16.to_ne_bytes());
+        req.extend_from_slice(&77u32.to_ne_bytes());
+        req.extend_from_slice(&1234u32.to_ne_bytes());
+        req.extend_from_slice(&[7, 1, 0, 0]);
+        let r = error_reply(&req, libc::ECONNREFUSED);
+        assert_eq!(r.len(), 40);
+        assert_eq!(&r[0..4], &40u32.to_ne_bytes());
+        assert_eq!(&r[4..8], &[2, 0, 0, 0]);
+        assert_eq!(&r[8..16], &req[8..16]);
+        assert_eq!(&r[16..20], &(-libc::ECONNREFUSED).to_ne_bytes());
+        assert_eq!(&r[20..], &req[..]);
+    }
 }
 
 #[cfg(test)]

@@ -643,6 +643,7 @@ fn socket_emulation_reset_and_reconnect() {
     let mut child = Command::new(&client)
         .env("LD_PRELOAD", shim_path())
         .env("DPVSD_IPVS_SOCKET", &path)
+        .env("DPVS_SHIM_RECONNECT_MS", "300")
         .env_remove("DPVS_SHIM_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -712,7 +713,8 @@ fn socket_emulation_reset_and_reconnect() {
         "port_kept=true",
         "cloexec_kept=true",
         "waiting",
-        "sent_without_dpvsd=-1 econnrefused=true",
+        "sent_without_dpvsd=20",
+        "answer_without_dpvsd_len=40 type=2 seq=3 econnrefused=true namelen=12",
         "close=0",
     ];
     assert_eq!(lines, expect);

@@ -430,6 +430,15 @@ impl Dpvsd {
         self.try_ipvsadm(args, Some(input)).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// As [`Dpvsd::ipvsadm_stdin`], for inputs too large for [`COMMAND_TIMEOUT`]
+    /// (tens of thousands of lines in a debug build on a busy machine).
+    pub fn ipvsadm_stdin_within(&self, args: &[&str], input: &str, limit: Duration) -> Output {
+        let mut cmd = Command::new(IPVSADM);
+        cmd.args(args);
+        self.ipvsadm_env(&mut cmd, &shim_lib());
+        run_with_timeout(cmd, Some(input.as_bytes()), limit).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Runs ipvsadm as `nobody` (uid/gid 65534, no groups, no capabilities) with the shim
     /// preloaded. The shim is copied into the temp dir so that nobody can read it.
     pub fn ipvsadm_as_nobody(&self, args: &[&str]) -> Output {

@@ -1423,7 +1423,6 @@ fn dpvsd_restart_under_running_keepalived() {
 /// A health-check transition that happens while dpvsd is down (a restart) reaches dpvsd when it
 /// is back: afterwards the table is what keepalived believes it is.
 #[test]
-#[ignore = "shim bug: a request sent while dpvsd is down fails at sendmsg, which keepalived's libipvs counts as success: the change is silently lost"]
 fn transition_while_dpvsd_is_down_is_applied_when_it_returns() {
     if skip_keepalived() {
         return;
@@ -1461,7 +1460,6 @@ fn transition_while_dpvsd_is_down_is_applied_when_it_returns() {
 /// dpvsd dying while keepalived waits for the answer to a request must not wedge keepalived:
 /// once dpvsd is back, keepalived goes on checking and its transitions apply.
 #[test]
-#[ignore = "shim bug: dpvsd dying between a request and its ACK leaves keepalived's checker spinning at 100% CPU on ECONNRESET (libipvs loops until an ACK), deaf to checks and to SIGTERM"]
 fn dpvsd_crash_during_a_request_does_not_wedge_keepalived() {
     if skip_keepalived() {
         return;

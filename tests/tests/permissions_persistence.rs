@@ -342,7 +342,8 @@ fn state_survives_many_changes_and_restarts() {
         input.push_str(&format!("-A -t 192.0.2.1:{} -s wrr\n", 80 + round));
         input.push_str(&format!("-a -t 192.0.2.1:{} -r 198.51.100.10 -m -w {}\n", 80 + round, round + 1));
     }
-    let out = d.ipvsadm_stdin(&["-R"], &input);
+    // 21,000 commands: more than COMMAND_TIMEOUT allows a debug build on a busy machine.
+    let out = d.ipvsadm_stdin_within(&["-R"], &input, std::time::Duration::from_secs(120));
     assert_eq!(result(&out), (0, String::new(), String::new()));
     let expected = listing(&[
         "TCP  192.0.2.1:80 wrr".to_string(),
