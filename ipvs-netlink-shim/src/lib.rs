@@ -30,13 +30,22 @@
 //!   hanging. Any other generic-netlink traffic (other families, `genl ctrl
 //!   list`) keeps going to the kernel.
 //! * On a redirected socket the shim keeps up the netlink illusion libnl
-//!   checks for: sends drop the destination address and add MSG_NOSIGNAL (and
-//!   reconnect once if dpvsd restarted); receives report the sender as
-//!   `sockaddr_nl {AF_NETLINK, pid 0}` with length 12, never MSG_CTRUNC, and a
-//!   read of 0 (dpvsd hung up) becomes ECONNRESET because a netlink socket never
-//!   reads end-of-file; `getsockname` returns the remembered port id;
-//!   SOL_NETLINK options are accepted and read as 0; `bind` is a no-op.
+//!   checks for: sends drop the destination address and add MSG_NOSIGNAL;
+//!   receives report the sender as `sockaddr_nl {AF_NETLINK, pid 0}` with
+//!   length 12, never MSG_CTRUNC; `getsockname` returns the remembered port
+//!   id; SOL_NETLINK options are accepted and read as 0; `bind` is a no-op.
 //!   MSG_PEEK and MSG_TRUNC behave on unix seqpacket sockets as libnl needs.
+//!   A blocking `recvmsg` polls for up to 100 us before it sleeps (the
+//!   answer usually comes within that; a wakeup costs more on a VM).
+//! * dpvsd restarts are healed, since the kernel it stands in for never goes
+//!   away ([`outstanding`]): the last request on each socket is remembered
+//!   until its ACK, error or DONE is read. A send that finds dpvsd gone waits
+//!   for it (5 s, `DPVS_SHIM_RECONNECT_MS`) and reconnects; a read that finds
+//!   the connection closed with a request unanswered reconnects and sends it
+//!   again; if dpvsd does not come back, the request gets the NLMSG_ERROR
+//!   (ECONNREFUSED) a refusing kernel would send, through a socketpair put on
+//!   the descriptor. A read of 0 with nothing awaited is ECONNRESET: a netlink
+//!   socket never reads end-of-file.
 //! * `close`, `dup*` and `fcntl(F_DUPFD*)` keep the table right; a redirected
 //!   entry also carries the socket's inode, so a descriptor number reused
 //!   behind the shim's back (a close it did not see) is never mistaken for it.
