@@ -19,6 +19,68 @@
 //!   `expire_later` (a template that still controls connections is kept 60 s more), and the
 //!   `expire_nodest_conn` flush after a dest left.
 //!
+//! The `snap` passed to every call must be the snapshot the worker was last moved to (the one
+//! given to [`Worker::new`] or the `new` of the last [`Worker::apply_snapshot`]).
+//!
+//! # Example
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use dpvs_core::proto::TcpFlags;
+//! use dpvs_core::service::*;
+//! use dpvs_core::worker::{NoHooks, Packet, Scheduled, Worker, WorkerConfig};
+//! use dpvs_core::{conn::ConnTableConfig, Thresholds};
+//!
+//! let vip: IpAddr = "192.0.2.1".parse().unwrap();
+//! let mut ids = IdAllocator::default();
+//! let (slot, tag) = ids.alloc();
+//! let dest = DestConfig {
+//!     id: DestId { slot, tag },
+//!     addr: "10.0.0.1".parse().unwrap(),
+//!     port: 8080,
+//!     weight: 1,
+//!     last_weight: 1,
+//!     fwd: FwdMethod::Masq,
+//!     thresholds: Thresholds::default(),
+//!     available: true,
+//! };
+//! let mut b = SnapshotBuilder::new(1, Settings::default());
+//! b.add_service(
+//!     ServiceConfig {
+//!         id: ServiceId { slot: 0, tag: 0 },
+//!         key: ServiceKey::Tuple { addr: vip, protocol: 6, port: 80 },
+//!         sched_name: "wlc".into(),
+//!         flags: 0,
+//!         timeout_s: 300,
+//!         netmask: Netmask::full(false),
+//!     },
+//!     &[dest],
+//! )?;
+//! let snap = b.build();
+//! let cfg = WorkerConfig {
+//!     table: ConnTableConfig { capacity: 1024, ..Default::default() },
+//!     ..Default::default()
+//! };
+//! let mut w = Worker::new(cfg, &snap, 0);
+//!
+//! let client: IpAddr = "198.51.100.7".parse().unwrap();
+//! let syn = Packet::new(6, client, 40000, vip, 80).with_flags(TcpFlags::SYN);
+//! let Ok(Scheduled::Conn(c)) = w.process_in(&snap, &syn, 1, &mut NoHooks) else { panic!() };
+//! assert_eq!(w.table().get(c).daddr().to_string(), "10.0.0.1");
+//!
+//! // the reply, as the real server sends it
+//! let rs: IpAddr = "10.0.0.1".parse().unwrap();
+//! let synack = Packet::new(6, rs, 8080, client, 40000).with_flags(TcpFlags::SYN_ACK);
+//! assert_eq!(w.process_out(&snap, &synack, 2), Some(c));
+//! assert_eq!(w.counters(0)[0].active, 1);
+//!
+//! // nothing more: SYN_RECV times out after 60 s
+//! assert_eq!(w.expire(&snap, 60_001, &mut NoHooks), 0);
+//! assert_eq!(w.expire(&snap, 60_100, &mut NoHooks), 1);
+//! assert_eq!(w.counters(0)[0].active, 0);
+//! # Ok::<(), dpvs_core::service::SnapshotError>(())
+//! ```
+//!
 //! # Counting
 //!
 //! Exactly as the kernel: a new connection is bound inactive (`conn_flags` of a dest always
@@ -35,7 +97,8 @@
 //!   result is the same.
 //! - When a dest leaves the snapshot altogether (not just into the trash), its counters go
 //!   with it; its remaining connections are treated as having an unavailable dest.
-//! - No conntrack, no application helpers (FTP), no sync, no `ip_vs_todrop` random drop.
+//! - No conntrack, no application helpers (FTP), no sync, no `ip_vs_todrop` random drop, no
+//!   `ip_vs_leave` bypass: "no dest" is a drop the caller may answer with an ICMP error.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -408,6 +471,10 @@ impl Worker {
         now_ms: u64,
         hooks: &mut H,
     ) -> Result<InVerdict, DropReason> {
+        debug_assert_eq!(
+            snap.generation, self.generation,
+            "worker on another snapshot"
+        );
         let r = self.process_in_inner(snap, pkt, now_ms, hooks);
         if let Err(e) = r {
             self.drops.count(e);
@@ -488,6 +555,10 @@ impl Worker {
     /// packet carries (state, statistics and timer updated), or `None` when it is not a reply
     /// of a known connection (not a drop: the caller passes it on).
     pub fn process_out(&mut self, snap: &Snapshot, pkt: &Packet, now_ms: u64) -> Option<ConnRef> {
+        debug_assert_eq!(
+            snap.generation, self.generation,
+            "worker on another snapshot"
+        );
         let c = self.table.lookup_out(&pkt.key())?;
         let conn = self.table.get(c);
         let loc = snap.dest_loc(conn.dest());
@@ -510,6 +581,10 @@ impl Worker {
         now_ms: u64,
         hooks: &mut H,
     ) -> Result<Scheduled, DropReason> {
+        debug_assert_eq!(
+            snap.generation, self.generation,
+            "worker on another snapshot"
+        );
         let r = self.schedule_inner(snap, svc, pkt, now_ms, hooks);
         if let Err(e) = r {
             self.drops.count(e);
