@@ -764,7 +764,10 @@ impl Worker {
         let dc = &svc.dest_conf[d];
         let st = &mut self.svcs[svc_idx as usize];
         if one_packet {
-            // bound and unbound at once in the kernel: only the statistics remain
+            // bound and unbound at once in the kernel: the statistics remain, and so may the
+            // overload flag (set at bind, cleared at unbind only below the lower mark)
+            st.counters[d].bind(ConnKind::Inactive, dc.thresholds);
+            st.counters[d].unbind(ConnKind::Inactive, dc.thresholds);
             st.stats.conns += 1;
             st.dest_stats[d].conns += 1;
             return Ok(Scheduled::OnePacket(OnePacket {

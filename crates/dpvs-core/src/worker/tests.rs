@@ -705,6 +705,38 @@ fn udp_one_packet_and_persistent_one_packet() {
 }
 
 #[test]
+fn one_packet_can_leave_the_overload_flag_set_as_the_kernel_does() {
+    let mut s = Svc::tcp(&[(0, 1, 1), (1, 2, 1)]);
+    s.protocol = UDP;
+    s.port = 53;
+    s.dests[0].4 = 4; // rs1: upper threshold 4
+    let snap1 = snapshot(1, Settings::default(), &[s.clone()]);
+    let mut w = worker(&snap1, 8);
+    // three ordinary UDP connections on rs1 (rr alternates)
+    for p in 0..5 {
+        let q = Packet::new(UDP, client(1), 5000 + p, IpAddr::V4(VIP), 53);
+        w.process_in(&snap1, &q, 0, &mut NoHooks).unwrap();
+    }
+    assert_eq!(counts(&w, 0, 0), (0, 3, 0));
+    assert!(!w.counters(0)[0].overloaded);
+    // the service becomes one-packet; a datagram scheduled to rs1 binds (3 + 1 >= 4:
+    // overload) and unbinds (3 * 4 < 4 * 3 is false: the flag stays)
+    s.flags = IP_VS_SVC_F_ONEPACKET;
+    let snap2 = snapshot(2, Settings::default(), &[s]);
+    w.apply_snapshot(&snap1, &snap2);
+    let mut to_rs1 = false;
+    for p in 1..=2 {
+        let q = Packet::new(UDP, client(2), 6000 + p, IpAddr::V4(VIP), 53);
+        if let Ok(Scheduled::OnePacket(op)) = w.process_in(&snap2, &q, 1, &mut NoHooks) {
+            to_rs1 |= op.daddr == rs(1);
+        }
+    }
+    assert!(to_rs1);
+    assert!(w.counters(0)[0].overloaded);
+    assert_eq!(counts(&w, 0, 0), (0, 3, 0));
+}
+
+#[test]
 fn udp_connection_is_inactive_and_times_out() {
     let mut s = Svc::tcp(&[(0, 1, 1)]);
     s.protocol = UDP;
