@@ -602,5 +602,17 @@ mod tests {
             conn_line(line, fmt::NUMERIC, &NoNames).unwrap(),
             "TCP 14:50  ESTABLISHED 192.0.2.1:8080     192.0.2.2:80       198.51.100.16:80\n"
         );
+        let v6 = "UDP 2001:0db8:0000:0000:0000:0000:0000:0001 0035 2001:0db8:0000:0000:0000:0000:0000:0002 0035 \
+                  2001:0db8:0000:0000:0000:0000:0000:0010 0035 UDP             59 sip 0123\n";
+        assert_eq!(
+            conn_line(v6, fmt::NUMERIC | fmt::PERSISTENTCONN, &NoNames).unwrap(),
+            "UDP 00:59  UDP         [2001:db8::1]:53   [2001:db8::2]:53   [2001:db8::10]:53 sip                0123\n"
+        );
+        assert_eq!(
+            conn_line(v6, fmt::NUMERIC, &NoNames).unwrap(),
+            "UDP 00:59  UDP         [2001:db8::1]:53   [2001:db8::2]:53   [2001:db8::10]:53\n"
+        );
+        // sscanf finds nothing in a blank line: ipvsadm exits.
+        assert_eq!(conn_line("\n", fmt::NUMERIC, &NoNames), None);
     }
 }

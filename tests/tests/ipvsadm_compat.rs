@@ -529,6 +529,7 @@ fn dest_matrix() -> Vec<Scenario> {
 /// Listings in every format, popt spellings, -Z, -C, timeouts, daemons.
 fn listing_and_misc() -> Vec<Scenario> {
     let formats = [
+        "",
         "-Ln",
         "-ln",
         "-L -n",
@@ -603,6 +604,24 @@ fn listing_and_misc() -> Vec<Scenario> {
     lines.extend_from_slice(&formats);
     let mut out = vec![scenario("listings", &lines)];
     out.push(populated("flush", &["-C", "-Ln", "-C", "--clear", "-Sn"]));
+    out.push(scenario(
+        "SCTP and UDP services with named ports",
+        &[
+            "-A --sctp-service 192.0.2.3:9999 -s rr",
+            "-a --sctp-service 192.0.2.3:9999 -r 198.51.100.1:http -m",
+            "-a --sctp-service 192.0.2.3:9999 -r 198.51.100.2:3868 -m",
+            "-A -u 192.0.2.4:domain -s rr",
+            "-a -u 192.0.2.4:domain -r 198.51.100.3:ntp -m",
+            "-a -u 192.0.2.4:53 -r 198.51.100.4:http -m",
+            "-A -u 127.0.0.1:domain -s rr",
+            "-a -u 127.0.0.1:53 -r 127.0.0.1:123 -m",
+            "-A --sctp-service 127.0.0.1:80 -s rr",
+            "-L",
+            "-S",
+            "-Ln",
+            "-Sn",
+        ],
+    ));
     out.push(scenario(
         "timeouts",
         &[
