@@ -401,6 +401,11 @@ impl Dpvsd {
         args: &[S],
         input: Option<&str>,
     ) -> Result<Output, String> {
+        // DPVS_E2E_IPVSADM_COMPAT=1: every expectation written for Debian's ipvsadm is checked
+        // against ipvsadm-compat instead (on dpvsd's socket, argv[0] /usr/sbin/ipvsadm).
+        if std::env::var_os("DPVS_E2E_IPVSADM_COMPAT").is_some_and(|v| !v.is_empty()) {
+            return self.try_compat(args, input);
+        }
         let mut cmd = Command::new(IPVSADM);
         cmd.args(args);
         self.ipvsadm_env(&mut cmd, &shim_lib());
