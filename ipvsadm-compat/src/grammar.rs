@@ -113,22 +113,6 @@ impl Cmd {
             dpvs[j - 34]
         }
     }
-
-    /// DPVS's commands that dpvsd does not serve yet.
-    pub fn is_dpvs(self) -> bool {
-        matches!(
-            self,
-            Cmd::AddLaddr
-                | Cmd::DelLaddr
-                | Cmd::GetLaddr
-                | Cmd::AddBlklst
-                | Cmd::DelBlklst
-                | Cmd::GetBlklst
-                | Cmd::AddWhtlst
-                | Cmd::DelWhtlst
-                | Cmd::GetWhtlst
-        )
-    }
 }
 
 /// ipvsadm's 34 options, then DPVS's 5.

@@ -7,10 +7,13 @@
 //! address and number parsers, [`ipvs`] libipvs, [`list`] the listings, [`run`] `main`,
 //! `process_options` and `-R`. [`sys`] holds every unsafe call.
 
+#![deny(unsafe_code)]
+
 pub mod grammar;
 pub mod ipvs;
 pub mod list;
 pub mod parse;
 pub mod popt;
 pub mod run;
+#[allow(unsafe_code)]
 pub mod sys;

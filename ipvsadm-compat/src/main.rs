@@ -4,6 +4,7 @@
 //! program's argv[0] unchanged, as ipvsadm does; messages where ipvsadm prints a literal name
 //! keep that literal ("ipvsadm v1.31 ..."). Run under the name `ipvsadm` (a symlink, or
 //! `exec -a ipvsadm`) it prints exactly what Debian's ipvsadm prints.
+#![forbid(unsafe_code)]
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
