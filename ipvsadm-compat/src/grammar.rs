@@ -1150,6 +1150,9 @@ mod tests {
         let ce = entry("-A -t 192.0.2.1:80 -b sh-port,sh-fallback -s sh");
         assert_eq!(ce.svc.flags, svc_flags::SCHED1 | svc_flags::SCHED2);
         assert_eq!(err("-A -t 192.0.2.1:80 -b bogus").1, "invalid scheduler flag `bogus'\n");
+        // ipvsadm crashes here (strtok finds no token); refused instead.
+        assert_eq!(err("-A -t 192.0.2.1:80 -b ,,"), (2, "invalid scheduler flag `,,'\n".into()));
+        assert_eq!(entry("-A -t 192.0.2.1:80 -b flag-1,,flag-3").svc.flags, svc_flags::SCHED1 | svc_flags::SCHED3);
     }
 
     #[test]

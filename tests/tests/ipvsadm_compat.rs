@@ -727,8 +727,17 @@ fn restore_matrix() -> Vec<Scenario> {
         }
     }
     let _ = writeln!(big, "-D -t 192.0.2.250:80");
+    // Tokens longer than ipvsadm's 4,096-byte buffer are cut in pieces; \x0b is not a blank.
+    let long = format!(
+        "-A -t 192.0.2.1:80 -s {}\n-A -t 192.0.2.2:80 -s rr\n{}\n-A -t 192.0.2.3:80\n",
+        "x".repeat(5000),
+        "y".repeat(9000)
+    );
+    let odd = "-A\t-t\t192.0.2.5:80\r\n\r\n-A -t 192.0.2.6:80 -s rr ipvsadm\x0b-p\n   ipvsadm   \n-A -t 192.0.2.7:80\r";
     let mut inputs = inputs;
     inputs.push(&big);
+    inputs.push(&long);
+    inputs.push(odd);
     let mut out = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         out.push(Scenario {
