@@ -480,7 +480,9 @@ impl Ipvs {
     /// `ipvs_get_dests` of several services at once: the dumps are requested ahead, up to a
     /// window, and answered in order (what a listing of many services spends its time on).
     pub fn get_dests_many(&mut self, ses: &[ServiceRow]) -> Vec<Result<Vec<DestRow>, Errno>> {
-        const WINDOW: usize = 64;
+        // The kernel runs one dump at a time per socket (a second one is EBUSY while the first
+        // is unfinished): ask it one by one. dpvsd answers each dump whole, in order.
+        let window = if self.is_dpvsd() { 64 } else { 1 };
         self.settle();
         self.func = Func::GetDests;
         let n = ses.len();
@@ -489,7 +491,7 @@ impl Ipvs {
         let first = self.seq.wrapping_add(1);
         let (mut sent, mut finished) = (0usize, 0usize);
         while finished < n {
-            while sent < n && sent < finished + WINDOW {
+            while sent < n && sent < finished + window {
                 let se = &ses[sent];
                 let seq = self.next_seq();
                 let key = key_of(se.af, se.protocol, se.addr, se.port, se.fwmark);
