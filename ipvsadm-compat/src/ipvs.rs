@@ -349,7 +349,10 @@ impl Ipvs {
         if !self.pipelined {
             return self.request(command, false, attrs).map(|_| ());
         }
-        self.settle_to(PIPELINE_WINDOW - 1);
+        // A kernel charges each queued answer a whole skb against the socket's receive buffer:
+        // keep fewer in flight there.
+        let window = if self.is_dpvsd() { PIPELINE_WINDOW } else { PIPELINE_WINDOW / 4 };
+        self.settle_to(window - 1);
         let seq = self.next_seq();
         let msg = genl_message(self.family, NLM_F_REQUEST | NLM_F_ACK, seq, 0, command, IPVS_GENL_VERSION, attrs);
         match self.send(&msg) {
