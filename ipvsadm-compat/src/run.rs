@@ -358,7 +358,7 @@ impl<R: BufRead> ConfigStream<R> {
             let Some(c) = self.peek() else {
                 return if tokens.is_empty() { None } else { Some(tokens) };
             };
-            let c = if is_ws(c) {
+            if is_ws(c) {
                 // fscanf matched nothing: skip blanks up to a newline (end of the line) or a
                 // token; the end of the input here drops the line.
                 loop {
@@ -367,16 +367,12 @@ impl<R: BufRead> ConfigStream<R> {
                         self.bump();
                         return Some(tokens);
                     }
-                    if is_ws(c) {
-                        self.bump();
-                        continue;
+                    if !is_ws(c) {
+                        break;
                     }
-                    break c;
+                    self.bump();
                 }
-            } else {
-                c
-            };
-            let _ = c;
+            }
             let mut tok = Vec::new();
             while tok.len() < MAX_LINE_LENGTH {
                 match self.peek() {
@@ -393,6 +389,10 @@ impl<R: BufRead> ConfigStream<R> {
                     self.bump();
                     tail_newline = b == b'\n';
                 }
+            }
+            // The token is a C string from here on: a NUL byte ends it.
+            if let Some(nul) = tok.iter().position(|&b| b == 0) {
+                tok.truncate(nul);
             }
             let tok = String::from_utf8_lossy(&tok).into_owned();
             if tok != "ipvsadm" {
@@ -428,5 +428,6 @@ mod tests {
         assert_eq!(lines("-C  "), Vec::<Vec<String>>::new());
         assert_eq!(lines(""), Vec::<Vec<String>>::new());
         assert_eq!(lines("ipvsadm"), Vec::<Vec<String>>::new());
+        assert_eq!(lines("-A -t x:80\0junk -s\0 rr\n"), vec![vec!["-A", "-t", "x:80", "-s", "rr"]]);
     }
 }

@@ -738,6 +738,7 @@ fn restore_matrix() -> Vec<Scenario> {
     inputs.push(&big);
     inputs.push(&long);
     inputs.push(odd);
+    inputs.push("-A -t 192.0.2.11:80\0junk -s rr\n-A -t 192.0.2.12:80 \0 -s rr\n");
     let mut out = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         out.push(Scenario {
