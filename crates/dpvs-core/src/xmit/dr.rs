@@ -22,7 +22,10 @@ pub fn xmit(frame: &mut [u8], egress: &Egress) -> Verdict {
     check_mtu(&p, p.ip_len, usize::from(egress.mtu), false)?;
     apply_ttl(frame, &p, egress.ttl);
     set_macs(frame, egress);
-    Ok(Forward { l2_len: p.l2_len, len: frame.len() })
+    Ok(Forward {
+        l2_len: p.l2_len,
+        len: frame.len(),
+    })
 }
 
 #[cfg(test)]
@@ -51,11 +54,32 @@ mod tests {
             ok("v6 echo", || IN_ECHO6.to_vec(), DR_ECHO6),
             drop("ttl 1", || with_ttl(IN_ACK4, 1), XmitDrop::TtlExpired),
             drop("hop limit 1", || with_ttl(IN_UDP6, 1), XmitDrop::TtlExpired),
-            drop("fragment", || mutate_v4(IN_UDP4, |ip| ip.set_more_frags(true)), XmitDrop::Fragment),
-            drop("ipv6 fragment", || IN_UDP6_FRAG.to_vec(), XmitDrop::Fragment),
-            drop("bad ipv4 header checksum", || bad_ip_checksum(IN_SYN4), XmitDrop::BadChecksum),
-            Case::new("DF above the MTU", || IN_ACK4.to_vec(), flow4(), In, Expect::Drop(XmitDrop::FragNeeded { mtu: 64 }))
-                .egress(Egress { mtu: 64, ..egress() }),
+            drop(
+                "fragment",
+                || mutate_v4(IN_UDP4, |ip| ip.set_more_frags(true)),
+                XmitDrop::Fragment,
+            ),
+            drop(
+                "ipv6 fragment",
+                || IN_UDP6_FRAG.to_vec(),
+                XmitDrop::Fragment,
+            ),
+            drop(
+                "bad ipv4 header checksum",
+                || bad_ip_checksum(IN_SYN4),
+                XmitDrop::BadChecksum,
+            ),
+            Case::new(
+                "DF above the MTU",
+                || IN_ACK4.to_vec(),
+                flow4(),
+                In,
+                Expect::Drop(XmitDrop::FragNeeded { mtu: 64 }),
+            )
+            .egress(Egress {
+                mtu: 64,
+                ..egress()
+            }),
         ]
     }
 
@@ -68,12 +92,16 @@ mod tests {
     #[test]
     fn any_protocol() {
         for proto in [132u8, 253] {
-            let input = mutate_v4(IN_UDP4, |ip| ip.set_next_header(dpvs_wire::IpProtocol(proto)));
+            let input = mutate_v4(IN_UDP4, |ip| {
+                ip.set_next_header(dpvs_wire::IpProtocol(proto))
+            });
             let mut b = input.clone();
             xmit(&mut b, &egress()).unwrap();
             assert_eq!(&b[..12], &DR_UDP4[..12]);
             assert_eq!(b[14 + 8], 63);
-            assert!(dpvs_wire::ipv4::Packet::new_checked(&b[14..]).unwrap().verify_checksum());
+            assert!(dpvs_wire::ipv4::Packet::new_checked(&b[14..])
+                .unwrap()
+                .verify_checksum());
             assert_eq!(&b[34..], &input[34..]);
         }
     }
@@ -81,7 +109,14 @@ mod tests {
     #[test]
     fn keep_ttl_changes_macs_only() {
         let mut b = IN_SYN6.to_vec();
-        xmit(&mut b, &Egress { ttl: TtlPolicy::Keep, ..egress() }).unwrap();
+        xmit(
+            &mut b,
+            &Egress {
+                ttl: TtlPolicy::Keep,
+                ..egress()
+            },
+        )
+        .unwrap();
         assert_eq!(&b[..12], &DR_SYN6[..12]);
         assert_eq!(&b[12..], &IN_SYN6[12..]);
     }

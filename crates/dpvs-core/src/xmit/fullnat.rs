@@ -19,11 +19,23 @@ use super::{translate, Direction, Egress, Flow, Translation, Verdict, XmitDrop};
 
 /// Rewrites a full-NAT frame going in `dir` and readies it for `egress`; SYNs get their MSS
 /// clamped to `mss_clamp` when it is set.
-pub fn xmit(frame: &mut [u8], flow: &Flow, dir: Direction, egress: &Egress, mss_clamp: Option<u16>) -> Verdict {
+pub fn xmit(
+    frame: &mut [u8],
+    flow: &Flow,
+    dir: Direction,
+    egress: &Egress,
+    mss_clamp: Option<u16>,
+) -> Verdict {
     let local = flow.local.ok_or(XmitDrop::Unsupported)?;
     let t = match dir {
-        Direction::In => Translation { src: Some(local), dst: Some(flow.real) },
-        Direction::Out => Translation { src: Some(flow.vip), dst: Some(flow.client) },
+        Direction::In => Translation {
+            src: Some(local),
+            dst: Some(flow.real),
+        },
+        Direction::Out => Translation {
+            src: Some(flow.vip),
+            dst: Some(flow.client),
+        },
     };
     translate(frame, &t, egress, mss_clamp)
 }
@@ -36,7 +48,13 @@ mod tests {
     use crate::xmit::{Direction::*, TtlPolicy};
     use proptest::prelude::*;
 
-    fn ok(d: &'static str, input: fn() -> Vec<u8>, flow: Flow, dir: Direction, want: &'static [u8]) -> Case {
+    fn ok(
+        d: &'static str,
+        input: fn() -> Vec<u8>,
+        flow: Flow,
+        dir: Direction,
+        want: &'static [u8],
+    ) -> Case {
         Case::new(d, input, flow, dir, Expect::Frame(want))
     }
 
@@ -44,47 +62,181 @@ mod tests {
         let (f4, f6) = (flow4(), flow6());
         vec![
             ok("v4 tcp syn in", || IN_SYN4.to_vec(), f4, In, FNAT_IN_SYN4),
-            ok("v4 tcp syn-ack out", || FNAT_REPLY_SYN4.to_vec(), f4, Out, FNAT_OUT_SYN4),
+            ok(
+                "v4 tcp syn-ack out",
+                || FNAT_REPLY_SYN4.to_vec(),
+                f4,
+                Out,
+                FNAT_OUT_SYN4,
+            ),
             ok("v4 tcp data in", || IN_ACK4.to_vec(), f4, In, FNAT_IN_ACK4),
-            ok("v4 tcp data out", || FNAT_REPLY_ACK4.to_vec(), f4, Out, FNAT_OUT_ACK4),
+            ok(
+                "v4 tcp data out",
+                || FNAT_REPLY_ACK4.to_vec(),
+                f4,
+                Out,
+                FNAT_OUT_ACK4,
+            ),
             ok("v4 udp in", || IN_UDP4.to_vec(), f4, In, FNAT_IN_UDP4),
-            ok("v4 udp out", || FNAT_REPLY_UDP4.to_vec(), f4, Out, FNAT_OUT_UDP4),
-            ok("v4 udp zero checksum in", || IN_UDP04.to_vec(), f4, In, FNAT_IN_UDP04),
-            ok("v4 udp zero checksum out", || FNAT_REPLY_UDP04.to_vec(), f4, Out, FNAT_OUT_UDP04),
+            ok(
+                "v4 udp out",
+                || FNAT_REPLY_UDP4.to_vec(),
+                f4,
+                Out,
+                FNAT_OUT_UDP4,
+            ),
+            ok(
+                "v4 udp zero checksum in",
+                || IN_UDP04.to_vec(),
+                f4,
+                In,
+                FNAT_IN_UDP04,
+            ),
+            ok(
+                "v4 udp zero checksum out",
+                || FNAT_REPLY_UDP04.to_vec(),
+                f4,
+                Out,
+                FNAT_OUT_UDP04,
+            ),
             ok("v4 echo in", || IN_ECHO4.to_vec(), f4, In, FNAT_IN_ECHO4),
-            ok("v4 echo out", || FNAT_REPLY_ECHO4.to_vec(), f4, Out, FNAT_OUT_ECHO4),
+            ok(
+                "v4 echo out",
+                || FNAT_REPLY_ECHO4.to_vec(),
+                f4,
+                Out,
+                FNAT_OUT_ECHO4,
+            ),
             ok("v6 tcp syn in", || IN_SYN6.to_vec(), f6, In, FNAT_IN_SYN6),
-            ok("v6 tcp syn-ack out", || FNAT_REPLY_SYN6.to_vec(), f6, Out, FNAT_OUT_SYN6),
+            ok(
+                "v6 tcp syn-ack out",
+                || FNAT_REPLY_SYN6.to_vec(),
+                f6,
+                Out,
+                FNAT_OUT_SYN6,
+            ),
             ok("v6 tcp data in", || IN_ACK6.to_vec(), f6, In, FNAT_IN_ACK6),
-            ok("v6 tcp data out", || FNAT_REPLY_ACK6.to_vec(), f6, Out, FNAT_OUT_ACK6),
+            ok(
+                "v6 tcp data out",
+                || FNAT_REPLY_ACK6.to_vec(),
+                f6,
+                Out,
+                FNAT_OUT_ACK6,
+            ),
             ok("v6 udp in", || IN_UDP6.to_vec(), f6, In, FNAT_IN_UDP6),
-            ok("v6 udp out", || FNAT_REPLY_UDP6.to_vec(), f6, Out, FNAT_OUT_UDP6),
+            ok(
+                "v6 udp out",
+                || FNAT_REPLY_UDP6.to_vec(),
+                f6,
+                Out,
+                FNAT_OUT_UDP6,
+            ),
             ok("v6 echo in", || IN_ECHO6.to_vec(), f6, In, FNAT_IN_ECHO6),
-            ok("v6 echo out", || FNAT_REPLY_ECHO6.to_vec(), f6, Out, FNAT_OUT_ECHO6),
-            ok("ipv4 options kept", || IN_UDP4_OPTS.to_vec(), f4, In, FNAT_IN_UDP4_OPTS),
-            ok("ipv6 hop-by-hop header kept", || IN_UDP6_HBH.to_vec(), f6, In, FNAT_IN_UDP6_HBH),
-            ok("icmp port unreachable from the RS", || ICMP_FNAT_OUT_PORT_UNREACH_UDP4.to_vec(), f4, Out,
-                ICMP_FNAT_OUT_PORT_UNREACH_UDP4_X),
-            ok("icmp frag needed from a router, 8-byte quote", || ICMP_FNAT_OUT_FRAG_NEEDED_ACK4.to_vec(), f4, Out,
-                ICMP_FNAT_OUT_FRAG_NEEDED_ACK4_X),
-            ok("icmp time exceeded from the client side, quote with the tcp checksum",
-                || ICMP_FNAT_IN_TIME_EXCEEDED_ACK4.to_vec(), f4, In, ICMP_FNAT_IN_TIME_EXCEEDED_ACK4_X),
-            ok("icmp host unreachable quoting an echo request", || ICMP_FNAT_OUT_HOST_UNREACH_ECHO4.to_vec(), f4, Out,
-                ICMP_FNAT_OUT_HOST_UNREACH_ECHO4_X),
-            ok("icmpv6 packet too big from the RS", || ICMP_FNAT_OUT_PKT_TOO_BIG_ACK6.to_vec(), f6, Out,
-                ICMP_FNAT_OUT_PKT_TOO_BIG_ACK6_X),
-            ok("icmpv6 port unreachable from the client side", || ICMP_FNAT_IN_PORT_UNREACH_UDP6.to_vec(), f6, In,
-                ICMP_FNAT_IN_PORT_UNREACH_UDP6_X),
-            Case::new("no local address", || IN_ACK4.to_vec(), Flow { local: None, ..f4 }, In,
-                Expect::Drop(XmitDrop::Unsupported)),
-            Case::new("nat64 is not done", || IN_ACK6.to_vec(), with_real(f6, false), In,
-                Expect::Drop(XmitDrop::Unsupported)),
-            Case::new("ttl 1", || with_ttl(IN_SYN4, 1), f4, In, Expect::Drop(XmitDrop::TtlExpired)),
-            Case::new("hop limit 1 out", || with_ttl(FNAT_REPLY_ACK6, 1), f6, Out, Expect::Drop(XmitDrop::TtlExpired)),
-            Case::new("icmp error with ttl 1", || with_ttl(ICMP_FNAT_OUT_PORT_UNREACH_UDP4, 1), f4, Out,
-                Expect::Drop(XmitDrop::TtlExpired)),
-            Case::new("icmp error quoting too little for the ports", short_quote, f4, Out,
-                Expect::Drop(XmitDrop::Truncated)),
+            ok(
+                "v6 echo out",
+                || FNAT_REPLY_ECHO6.to_vec(),
+                f6,
+                Out,
+                FNAT_OUT_ECHO6,
+            ),
+            ok(
+                "ipv4 options kept",
+                || IN_UDP4_OPTS.to_vec(),
+                f4,
+                In,
+                FNAT_IN_UDP4_OPTS,
+            ),
+            ok(
+                "ipv6 hop-by-hop header kept",
+                || IN_UDP6_HBH.to_vec(),
+                f6,
+                In,
+                FNAT_IN_UDP6_HBH,
+            ),
+            ok(
+                "icmp port unreachable from the RS",
+                || ICMP_FNAT_OUT_PORT_UNREACH_UDP4.to_vec(),
+                f4,
+                Out,
+                ICMP_FNAT_OUT_PORT_UNREACH_UDP4_X,
+            ),
+            ok(
+                "icmp frag needed from a router, 8-byte quote",
+                || ICMP_FNAT_OUT_FRAG_NEEDED_ACK4.to_vec(),
+                f4,
+                Out,
+                ICMP_FNAT_OUT_FRAG_NEEDED_ACK4_X,
+            ),
+            ok(
+                "icmp time exceeded from the client side, quote with the tcp checksum",
+                || ICMP_FNAT_IN_TIME_EXCEEDED_ACK4.to_vec(),
+                f4,
+                In,
+                ICMP_FNAT_IN_TIME_EXCEEDED_ACK4_X,
+            ),
+            ok(
+                "icmp host unreachable quoting an echo request",
+                || ICMP_FNAT_OUT_HOST_UNREACH_ECHO4.to_vec(),
+                f4,
+                Out,
+                ICMP_FNAT_OUT_HOST_UNREACH_ECHO4_X,
+            ),
+            ok(
+                "icmpv6 packet too big from the RS",
+                || ICMP_FNAT_OUT_PKT_TOO_BIG_ACK6.to_vec(),
+                f6,
+                Out,
+                ICMP_FNAT_OUT_PKT_TOO_BIG_ACK6_X,
+            ),
+            ok(
+                "icmpv6 port unreachable from the client side",
+                || ICMP_FNAT_IN_PORT_UNREACH_UDP6.to_vec(),
+                f6,
+                In,
+                ICMP_FNAT_IN_PORT_UNREACH_UDP6_X,
+            ),
+            Case::new(
+                "no local address",
+                || IN_ACK4.to_vec(),
+                Flow { local: None, ..f4 },
+                In,
+                Expect::Drop(XmitDrop::Unsupported),
+            ),
+            Case::new(
+                "nat64 is not done",
+                || IN_ACK6.to_vec(),
+                with_real(f6, false),
+                In,
+                Expect::Drop(XmitDrop::Unsupported),
+            ),
+            Case::new(
+                "ttl 1",
+                || with_ttl(IN_SYN4, 1),
+                f4,
+                In,
+                Expect::Drop(XmitDrop::TtlExpired),
+            ),
+            Case::new(
+                "hop limit 1 out",
+                || with_ttl(FNAT_REPLY_ACK6, 1),
+                f6,
+                Out,
+                Expect::Drop(XmitDrop::TtlExpired),
+            ),
+            Case::new(
+                "icmp error with ttl 1",
+                || with_ttl(ICMP_FNAT_OUT_PORT_UNREACH_UDP4, 1),
+                f4,
+                Out,
+                Expect::Drop(XmitDrop::TtlExpired),
+            ),
+            Case::new(
+                "icmp error quoting too little for the ports",
+                short_quote,
+                f4,
+                Out,
+                Expect::Drop(XmitDrop::Truncated),
+            ),
         ]
     }
 
@@ -103,12 +255,17 @@ mod tests {
 
     #[test]
     fn fixtures() {
-        run(&cases(), |c, buf| (xmit(buf, &c.flow, c.dir, &c.egress, None), buf.clone()));
+        run(&cases(), |c, buf| {
+            (xmit(buf, &c.flow, c.dir, &c.egress, None), buf.clone())
+        });
     }
 
     #[test]
     fn mss_clamped_on_syn_only() {
-        for (input, want, f) in [(IN_SYN4, FNAT_IN_SYN4_MSS1400, flow4()), (IN_SYN6, FNAT_IN_SYN6_MSS1400, flow6())] {
+        for (input, want, f) in [
+            (IN_SYN4, FNAT_IN_SYN4_MSS1400, flow4()),
+            (IN_SYN6, FNAT_IN_SYN6_MSS1400, flow6()),
+        ] {
             let mut b = input.to_vec();
             xmit(&mut b, &f, In, &egress(), Some(1400)).unwrap();
             assert_eq!(hex(&b), hex(want));
@@ -116,7 +273,14 @@ mod tests {
             // Above the announced MSS: unchanged.
             let mut b = input.to_vec();
             xmit(&mut b, &f, In, &egress(), Some(1500)).unwrap();
-            assert_eq!(hex(&b), hex(if f == flow4() { FNAT_IN_SYN4 } else { FNAT_IN_SYN6 }));
+            assert_eq!(
+                hex(&b),
+                hex(if f == flow4() {
+                    FNAT_IN_SYN4
+                } else {
+                    FNAT_IN_SYN6
+                })
+            );
         }
         // A data segment carries no MSS and is not touched.
         let mut b = IN_ACK4.to_vec();
@@ -176,12 +340,26 @@ mod tests {
     }
 
     /// An ICMP(v6) destination unreachable from `src` to `dst` quoting `cut` bytes of `pkt`.
-    fn icmp_error_about(pkt: &[u8], src: core::net::IpAddr, dst: core::net::IpAddr, cut: usize) -> Vec<u8> {
+    fn icmp_error_about(
+        pkt: &[u8],
+        src: core::net::IpAddr,
+        dst: core::net::IpAddr,
+        cut: usize,
+    ) -> Vec<u8> {
         use core::net::IpAddr;
         use dpvs_wire::{icmpv4, icmpv6, ipv4, ipv6, IpProtocol};
         let min = if src.is_ipv4() { 28 } else { 48 };
         let q = &pkt[..pkt.len().min(cut.max(min))];
-        let mut m = vec![if src.is_ipv4() { 3 } else { 1 }, if src.is_ipv4() { 3 } else { 4 }, 0, 0, 0, 0, 0, 0];
+        let mut m = vec![
+            if src.is_ipv4() { 3 } else { 1 },
+            if src.is_ipv4() { 3 } else { 4 },
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
         m.extend_from_slice(q);
         let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x52, 0x54, 0, 1, 2, 3];
         match (src, dst) {
@@ -190,18 +368,39 @@ mod tests {
                 f.extend_from_slice(&[8, 0]);
                 let at = f.len();
                 f.resize(at + 20, 0);
-                let r = ipv4::Ipv4Repr { src_addr: s, dst_addr: d, next_header: IpProtocol::ICMP, payload_len: m.len(),
-                    hop_limit: 64, dscp_ecn: 0, ident: 9, dont_frag: false, more_frags: false, frag_offset: 0 };
-                r.emit(&mut ipv4::Packet::new_unchecked(&mut f[at..])).unwrap();
+                let r = ipv4::Ipv4Repr {
+                    src_addr: s,
+                    dst_addr: d,
+                    next_header: IpProtocol::ICMP,
+                    payload_len: m.len(),
+                    hop_limit: 64,
+                    dscp_ecn: 0,
+                    ident: 9,
+                    dont_frag: false,
+                    more_frags: false,
+                    frag_offset: 0,
+                };
+                r.emit(&mut ipv4::Packet::new_unchecked(&mut f[at..]))
+                    .unwrap();
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                icmpv6::Packet::new_unchecked(&mut m[..]).fill_checksum(s, d).unwrap();
+                icmpv6::Packet::new_unchecked(&mut m[..])
+                    .fill_checksum(s, d)
+                    .unwrap();
                 f.extend_from_slice(&[0x86, 0xdd]);
                 let at = f.len();
                 f.resize(at + 40, 0);
-                let r = ipv6::Ipv6Repr { src_addr: s, dst_addr: d, next_header: IpProtocol::ICMPV6, payload_len: m.len(),
-                    hop_limit: 64, traffic_class: 0, flow_label: 0 };
-                r.emit(&mut ipv6::Packet::new_unchecked(&mut f[at..])).unwrap();
+                let r = ipv6::Ipv6Repr {
+                    src_addr: s,
+                    dst_addr: d,
+                    next_header: IpProtocol::ICMPV6,
+                    payload_len: m.len(),
+                    hop_limit: 64,
+                    traffic_class: 0,
+                    flow_label: 0,
+                };
+                r.emit(&mut ipv6::Packet::new_unchecked(&mut f[at..]))
+                    .unwrap();
             }
             _ => unreachable!(),
         }

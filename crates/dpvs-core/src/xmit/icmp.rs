@@ -35,8 +35,8 @@ use dpvs_wire::icmpv6;
 use dpvs_wire::{checksum, IpProtocol};
 
 use super::{
-    apply_ttl, check_mtu, check_ttl, ipv6_addrs, rewrite_ip_addrs, set_macs, Egress, Endpoint, Family, Forward,
-    Parsed, Translation, Verdict, XmitDrop,
+    apply_ttl, check_mtu, check_ttl, ipv6_addrs, rewrite_ip_addrs, set_macs, Egress, Endpoint,
+    Family, Forward, Parsed, Translation, Verdict, XmitDrop,
 };
 
 /// ICMP types the kernel translates for a connection: destination unreachable, source
@@ -50,7 +50,11 @@ fn has_ports(proto: IpProtocol) -> bool {
 }
 
 /// The rewrite of the quoted packet: the mirror of the outer translation.
-fn quote_rewrite<A>(t: &Translation, ports: bool, addr: impl Fn(IpAddr) -> Option<A>) -> QuoteRewrite<A> {
+fn quote_rewrite<A>(
+    t: &Translation,
+    ports: bool,
+    addr: impl Fn(IpAddr) -> Option<A>,
+) -> QuoteRewrite<A> {
     let port = |e: Option<Endpoint>| if ports { e.map(|e| e.port) } else { None };
     QuoteRewrite {
         src_addr: t.dst.and_then(|e| addr(e.addr)),
@@ -61,7 +65,12 @@ fn quote_rewrite<A>(t: &Translation, ports: bool, addr: impl Fn(IpAddr) -> Optio
 }
 
 /// Translates an ICMP or ICMPv6 error (already classified by the caller) per `t`.
-pub(crate) fn translate_error(frame: &mut [u8], p: &Parsed, t: &Translation, egress: &Egress) -> Verdict {
+pub(crate) fn translate_error(
+    frame: &mut [u8],
+    p: &Parsed,
+    t: &Translation,
+    egress: &Egress,
+) -> Verdict {
     let l4_range = p.l4_start()..p.l2_len + p.ip_len;
 
     // Checks, in the kernel's order: checksum, then the route (TTL, MTU).
@@ -75,7 +84,9 @@ pub(crate) fn translate_error(frame: &mut [u8], p: &Parsed, t: &Translation, egr
         }
         Family::V6 => {
             let (src, dst) = ipv6_addrs(&frame[p.l3()]);
-            let (IpAddr::V6(src), IpAddr::V6(dst)) = (src, dst) else { return Err(XmitDrop::Malformed) };
+            let (IpAddr::V6(src), IpAddr::V6(dst)) = (src, dst) else {
+                return Err(XmitDrop::Malformed);
+            };
             let m = icmpv6::Packet::new_checked(&frame[l4_range.clone()])?;
             if !m.verify_checksum(src, dst) {
                 return Err(XmitDrop::BadChecksum);
@@ -126,5 +137,8 @@ pub(crate) fn translate_error(frame: &mut [u8], p: &Parsed, t: &Translation, egr
     }
     apply_ttl(frame, p, egress.ttl);
     set_macs(frame, egress);
-    Ok(Forward { l2_len: p.l2_len, len: frame.len() })
+    Ok(Forward {
+        l2_len: p.l2_len,
+        len: frame.len(),
+    })
 }

@@ -18,8 +18,14 @@ pub fn xmit(frame: &mut [u8], flow: &Flow, dir: Direction, egress: &Egress) -> V
 
 fn translation(flow: &Flow, dir: Direction) -> Translation {
     match dir {
-        Direction::In => Translation { src: None, dst: Some(flow.real) },
-        Direction::Out => Translation { src: Some(flow.vip), dst: None },
+        Direction::In => Translation {
+            src: None,
+            dst: Some(flow.real),
+        },
+        Direction::Out => Translation {
+            src: Some(flow.vip),
+            dst: None,
+        },
     }
 }
 
@@ -31,11 +37,23 @@ mod tests {
     use crate::xmit::{Direction::*, TtlPolicy, XmitDrop};
     use proptest::prelude::*;
 
-    fn frame_case(d: &'static str, input: fn() -> Vec<u8>, flow: Flow, dir: Direction, want: &'static [u8]) -> Case {
+    fn frame_case(
+        d: &'static str,
+        input: fn() -> Vec<u8>,
+        flow: Flow,
+        dir: Direction,
+        want: &'static [u8],
+    ) -> Case {
         Case::new(d, input, flow, dir, Expect::Frame(want))
     }
 
-    fn drop_case(d: &'static str, input: fn() -> Vec<u8>, flow: Flow, dir: Direction, why: XmitDrop) -> Case {
+    fn drop_case(
+        d: &'static str,
+        input: fn() -> Vec<u8>,
+        flow: Flow,
+        dir: Direction,
+        why: XmitDrop,
+    ) -> Case {
         Case::new(d, input, flow, dir, Expect::Drop(why))
     }
 
@@ -43,72 +61,325 @@ mod tests {
         let (f4, f6) = (flow4(), flow6());
         vec![
             frame_case("v4 tcp syn in", || IN_SYN4.to_vec(), f4, In, NAT_IN_SYN4),
-            frame_case("v4 tcp syn-ack out", || NAT_REPLY_SYN4.to_vec(), f4, Out, NAT_OUT_SYN4),
+            frame_case(
+                "v4 tcp syn-ack out",
+                || NAT_REPLY_SYN4.to_vec(),
+                f4,
+                Out,
+                NAT_OUT_SYN4,
+            ),
             frame_case("v4 tcp data in", || IN_ACK4.to_vec(), f4, In, NAT_IN_ACK4),
-            frame_case("v4 tcp data out", || NAT_REPLY_ACK4.to_vec(), f4, Out, NAT_OUT_ACK4),
+            frame_case(
+                "v4 tcp data out",
+                || NAT_REPLY_ACK4.to_vec(),
+                f4,
+                Out,
+                NAT_OUT_ACK4,
+            ),
             frame_case("v4 udp in", || IN_UDP4.to_vec(), f4, In, NAT_IN_UDP4),
-            frame_case("v4 udp out", || NAT_REPLY_UDP4.to_vec(), f4, Out, NAT_OUT_UDP4),
-            frame_case("v4 udp zero checksum in stays zero", || IN_UDP04.to_vec(), f4, In, NAT_IN_UDP04),
-            frame_case("v4 udp zero checksum out stays zero", || NAT_REPLY_UDP04.to_vec(), f4, Out, NAT_OUT_UDP04),
-            frame_case("v4 echo request in", || IN_ECHO4.to_vec(), f4, In, NAT_IN_ECHO4),
-            frame_case("v4 echo reply out", || NAT_REPLY_ECHO4.to_vec(), f4, Out, NAT_OUT_ECHO4),
+            frame_case(
+                "v4 udp out",
+                || NAT_REPLY_UDP4.to_vec(),
+                f4,
+                Out,
+                NAT_OUT_UDP4,
+            ),
+            frame_case(
+                "v4 udp zero checksum in stays zero",
+                || IN_UDP04.to_vec(),
+                f4,
+                In,
+                NAT_IN_UDP04,
+            ),
+            frame_case(
+                "v4 udp zero checksum out stays zero",
+                || NAT_REPLY_UDP04.to_vec(),
+                f4,
+                Out,
+                NAT_OUT_UDP04,
+            ),
+            frame_case(
+                "v4 echo request in",
+                || IN_ECHO4.to_vec(),
+                f4,
+                In,
+                NAT_IN_ECHO4,
+            ),
+            frame_case(
+                "v4 echo reply out",
+                || NAT_REPLY_ECHO4.to_vec(),
+                f4,
+                Out,
+                NAT_OUT_ECHO4,
+            ),
             frame_case("v6 tcp syn in", || IN_SYN6.to_vec(), f6, In, NAT_IN_SYN6),
-            frame_case("v6 tcp syn-ack out", || NAT_REPLY_SYN6.to_vec(), f6, Out, NAT_OUT_SYN6),
+            frame_case(
+                "v6 tcp syn-ack out",
+                || NAT_REPLY_SYN6.to_vec(),
+                f6,
+                Out,
+                NAT_OUT_SYN6,
+            ),
             frame_case("v6 tcp data in", || IN_ACK6.to_vec(), f6, In, NAT_IN_ACK6),
-            frame_case("v6 tcp data out", || NAT_REPLY_ACK6.to_vec(), f6, Out, NAT_OUT_ACK6),
+            frame_case(
+                "v6 tcp data out",
+                || NAT_REPLY_ACK6.to_vec(),
+                f6,
+                Out,
+                NAT_OUT_ACK6,
+            ),
             frame_case("v6 udp in", || IN_UDP6.to_vec(), f6, In, NAT_IN_UDP6),
-            frame_case("v6 udp out", || NAT_REPLY_UDP6.to_vec(), f6, Out, NAT_OUT_UDP6),
-            frame_case("v6 echo request in", || IN_ECHO6.to_vec(), f6, In, NAT_IN_ECHO6),
-            frame_case("v6 echo reply out", || NAT_REPLY_ECHO6.to_vec(), f6, Out, NAT_OUT_ECHO6),
-            frame_case("802.1Q tag kept", || IN_ACK4_VLAN.to_vec(), f4, In, NAT_IN_ACK4_VLAN),
-            frame_case("icmp port unreachable from the RS side", || ICMP_NAT_OUT_PORT_UNREACH_UDP4.to_vec(), f4, Out,
-                ICMP_NAT_OUT_PORT_UNREACH_UDP4_X),
-            frame_case("icmp frag needed from a router, 8-byte quote", || ICMP_NAT_OUT_FRAG_NEEDED_ACK4.to_vec(), f4, Out,
-                ICMP_NAT_OUT_FRAG_NEEDED_ACK4_X),
-            frame_case("icmp port unreachable from the client side", || ICMP_NAT_IN_PORT_UNREACH_UDP4.to_vec(), f4, In,
-                ICMP_NAT_IN_PORT_UNREACH_UDP4_X),
-            frame_case("icmpv6 port unreachable from the RS", || ICMP_NAT_OUT_PORT_UNREACH_UDP6.to_vec(), f6, Out,
-                ICMP_NAT_OUT_PORT_UNREACH_UDP6_X),
-            frame_case("icmpv6 unreachable from the client side, quote cut in the payload",
-                || ICMP_NAT_IN_PORT_UNREACH_ACK6.to_vec(), f6, In, ICMP_NAT_IN_PORT_UNREACH_ACK6_X),
+            frame_case(
+                "v6 udp out",
+                || NAT_REPLY_UDP6.to_vec(),
+                f6,
+                Out,
+                NAT_OUT_UDP6,
+            ),
+            frame_case(
+                "v6 echo request in",
+                || IN_ECHO6.to_vec(),
+                f6,
+                In,
+                NAT_IN_ECHO6,
+            ),
+            frame_case(
+                "v6 echo reply out",
+                || NAT_REPLY_ECHO6.to_vec(),
+                f6,
+                Out,
+                NAT_OUT_ECHO6,
+            ),
+            frame_case(
+                "802.1Q tag kept",
+                || IN_ACK4_VLAN.to_vec(),
+                f4,
+                In,
+                NAT_IN_ACK4_VLAN,
+            ),
+            frame_case(
+                "icmp port unreachable from the RS side",
+                || ICMP_NAT_OUT_PORT_UNREACH_UDP4.to_vec(),
+                f4,
+                Out,
+                ICMP_NAT_OUT_PORT_UNREACH_UDP4_X,
+            ),
+            frame_case(
+                "icmp frag needed from a router, 8-byte quote",
+                || ICMP_NAT_OUT_FRAG_NEEDED_ACK4.to_vec(),
+                f4,
+                Out,
+                ICMP_NAT_OUT_FRAG_NEEDED_ACK4_X,
+            ),
+            frame_case(
+                "icmp port unreachable from the client side",
+                || ICMP_NAT_IN_PORT_UNREACH_UDP4.to_vec(),
+                f4,
+                In,
+                ICMP_NAT_IN_PORT_UNREACH_UDP4_X,
+            ),
+            frame_case(
+                "icmpv6 port unreachable from the RS",
+                || ICMP_NAT_OUT_PORT_UNREACH_UDP6.to_vec(),
+                f6,
+                Out,
+                ICMP_NAT_OUT_PORT_UNREACH_UDP6_X,
+            ),
+            frame_case(
+                "icmpv6 unreachable from the client side, quote cut in the payload",
+                || ICMP_NAT_IN_PORT_UNREACH_ACK6.to_vec(),
+                f6,
+                In,
+                ICMP_NAT_IN_PORT_UNREACH_ACK6_X,
+            ),
             // Drops.
-            drop_case("ttl 1", || with_ttl(IN_SYN4, 1), f4, In, XmitDrop::TtlExpired),
-            drop_case("ttl 0", || with_ttl(IN_UDP4, 0), f4, In, XmitDrop::TtlExpired),
-            drop_case("hop limit 1", || with_ttl(IN_ACK6, 1), f6, In, XmitDrop::TtlExpired),
-            drop_case("reply with ttl 1", || with_ttl(NAT_REPLY_ACK4, 1), f4, Out, XmitDrop::TtlExpired),
-            drop_case("first fragment", || mutate_v4(IN_UDP4, |ip| ip.set_more_frags(true)), f4, In, XmitDrop::Fragment),
-            drop_case("last fragment", || mutate_v4(IN_UDP4, |ip| ip.set_frag_offset(1480)), f4, In, XmitDrop::Fragment),
-            drop_case("ipv6 fragment header", || IN_UDP6_FRAG.to_vec(), f6, In, XmitDrop::Fragment),
-            drop_case("ipv6 routing header", || IN_UDP6_RH.to_vec(), f6, In, XmitDrop::Unsupported),
-            drop_case("bad ipv4 header checksum", || bad_ip_checksum(IN_ACK4), f4, In, XmitDrop::BadChecksum),
-            drop_case("sctp has no NAT here", || mutate_v4(IN_UDP4, |ip| ip.set_next_header(dpvs_wire::IpProtocol::SCTP)), f4,
-                In, XmitDrop::Unsupported),
-            drop_case("flow of the other family", || IN_ACK4.to_vec(), f6, In, XmitDrop::Unsupported),
-            drop_case("ip version 6 in an ipv4 ethertype", || mutate_v4(IN_ACK4, |ip| ip.set_version(6)), f4, In,
-                XmitDrop::Malformed),
-            drop_case("ipv4 header length 16", || mutate_v4(IN_ACK4, |ip| ip.set_header_len(16)), f4, In,
-                XmitDrop::Malformed),
-            drop_case("total length past the frame", || mutate_v4(IN_ACK4, |ip| ip.set_total_len(2000)), f4, In,
-                XmitDrop::Truncated),
-            drop_case("total length inside the header", || mutate_v4(IN_ACK4, |ip| ip.set_total_len(19)), f4, In,
-                XmitDrop::Malformed),
-            drop_case("icmp error with a bad checksum", || flip_byte(ICMP_NAT_OUT_PORT_UNREACH_UDP4, 14 + 20 + 2), f4, Out,
-                XmitDrop::BadChecksum),
+            drop_case(
+                "ttl 1",
+                || with_ttl(IN_SYN4, 1),
+                f4,
+                In,
+                XmitDrop::TtlExpired,
+            ),
+            drop_case(
+                "ttl 0",
+                || with_ttl(IN_UDP4, 0),
+                f4,
+                In,
+                XmitDrop::TtlExpired,
+            ),
+            drop_case(
+                "hop limit 1",
+                || with_ttl(IN_ACK6, 1),
+                f6,
+                In,
+                XmitDrop::TtlExpired,
+            ),
+            drop_case(
+                "reply with ttl 1",
+                || with_ttl(NAT_REPLY_ACK4, 1),
+                f4,
+                Out,
+                XmitDrop::TtlExpired,
+            ),
+            drop_case(
+                "first fragment",
+                || mutate_v4(IN_UDP4, |ip| ip.set_more_frags(true)),
+                f4,
+                In,
+                XmitDrop::Fragment,
+            ),
+            drop_case(
+                "last fragment",
+                || mutate_v4(IN_UDP4, |ip| ip.set_frag_offset(1480)),
+                f4,
+                In,
+                XmitDrop::Fragment,
+            ),
+            drop_case(
+                "ipv6 fragment header",
+                || IN_UDP6_FRAG.to_vec(),
+                f6,
+                In,
+                XmitDrop::Fragment,
+            ),
+            drop_case(
+                "ipv6 routing header",
+                || IN_UDP6_RH.to_vec(),
+                f6,
+                In,
+                XmitDrop::Unsupported,
+            ),
+            drop_case(
+                "bad ipv4 header checksum",
+                || bad_ip_checksum(IN_ACK4),
+                f4,
+                In,
+                XmitDrop::BadChecksum,
+            ),
+            drop_case(
+                "sctp has no NAT here",
+                || {
+                    mutate_v4(IN_UDP4, |ip| {
+                        ip.set_next_header(dpvs_wire::IpProtocol::SCTP)
+                    })
+                },
+                f4,
+                In,
+                XmitDrop::Unsupported,
+            ),
+            drop_case(
+                "flow of the other family",
+                || IN_ACK4.to_vec(),
+                f6,
+                In,
+                XmitDrop::Unsupported,
+            ),
+            drop_case(
+                "ip version 6 in an ipv4 ethertype",
+                || mutate_v4(IN_ACK4, |ip| ip.set_version(6)),
+                f4,
+                In,
+                XmitDrop::Malformed,
+            ),
+            drop_case(
+                "ipv4 header length 16",
+                || mutate_v4(IN_ACK4, |ip| ip.set_header_len(16)),
+                f4,
+                In,
+                XmitDrop::Malformed,
+            ),
+            drop_case(
+                "total length past the frame",
+                || mutate_v4(IN_ACK4, |ip| ip.set_total_len(2000)),
+                f4,
+                In,
+                XmitDrop::Truncated,
+            ),
+            drop_case(
+                "total length inside the header",
+                || mutate_v4(IN_ACK4, |ip| ip.set_total_len(19)),
+                f4,
+                In,
+                XmitDrop::Malformed,
+            ),
+            drop_case(
+                "icmp error with a bad checksum",
+                || flip_byte(ICMP_NAT_OUT_PORT_UNREACH_UDP4, 14 + 20 + 2),
+                f4,
+                Out,
+                XmitDrop::BadChecksum,
+            ),
             drop_case("icmp redirect", redirect, f4, Out, XmitDrop::Unsupported),
             drop_case("802.1ad", qinq, f4, In, XmitDrop::Unsupported),
-            drop_case("tcp data offset 4", || set_byte(IN_ACK4, 14 + 20 + 12, 0x40), f4, In, XmitDrop::Malformed),
-            drop_case("ipv6 payload length past the frame", || ipv6_len(IN_UDP6, 500), f6, In, XmitDrop::Truncated),
-            Case::new("DF packet above the MTU", || IN_ACK4.to_vec(), f4, In, Expect::Drop(XmitDrop::FragNeeded { mtu: 60 }))
-                .egress(Egress { mtu: 60, ..egress() }),
-            Case::new("no-DF packet above the MTU", || IN_UDP4.to_vec(), f4, In, Expect::Drop(XmitDrop::TooBig { mtu: 40 }))
-                .egress(Egress { mtu: 40, ..egress() }),
-            Case::new("ipv6 above the MTU", || IN_ACK6.to_vec(), f6, In, Expect::Drop(XmitDrop::FragNeeded { mtu: 80 }))
-                .egress(Egress { mtu: 80, ..egress() }),
-            Case::new("icmp error above the MTU: no frag-needed about an error",
-                || ICMP_NAT_OUT_PORT_UNREACH_UDP4.to_vec(), f4, Out, Expect::Drop(XmitDrop::TooBig { mtu: 40 }))
-                .egress(Egress { mtu: 40, ..egress() }),
-            Case::new("exactly the MTU", || IN_ACK4.to_vec(), f4, In, Expect::Frame(NAT_IN_ACK4))
-                .egress(Egress { mtu: (NAT_IN_ACK4.len() - 14) as u16, ..egress() }),
+            drop_case(
+                "tcp data offset 4",
+                || set_byte(IN_ACK4, 14 + 20 + 12, 0x40),
+                f4,
+                In,
+                XmitDrop::Malformed,
+            ),
+            drop_case(
+                "ipv6 payload length past the frame",
+                || ipv6_len(IN_UDP6, 500),
+                f6,
+                In,
+                XmitDrop::Truncated,
+            ),
+            Case::new(
+                "DF packet above the MTU",
+                || IN_ACK4.to_vec(),
+                f4,
+                In,
+                Expect::Drop(XmitDrop::FragNeeded { mtu: 60 }),
+            )
+            .egress(Egress {
+                mtu: 60,
+                ..egress()
+            }),
+            Case::new(
+                "no-DF packet above the MTU",
+                || IN_UDP4.to_vec(),
+                f4,
+                In,
+                Expect::Drop(XmitDrop::TooBig { mtu: 40 }),
+            )
+            .egress(Egress {
+                mtu: 40,
+                ..egress()
+            }),
+            Case::new(
+                "ipv6 above the MTU",
+                || IN_ACK6.to_vec(),
+                f6,
+                In,
+                Expect::Drop(XmitDrop::FragNeeded { mtu: 80 }),
+            )
+            .egress(Egress {
+                mtu: 80,
+                ..egress()
+            }),
+            Case::new(
+                "icmp error above the MTU: no frag-needed about an error",
+                || ICMP_NAT_OUT_PORT_UNREACH_UDP4.to_vec(),
+                f4,
+                Out,
+                Expect::Drop(XmitDrop::TooBig { mtu: 40 }),
+            )
+            .egress(Egress {
+                mtu: 40,
+                ..egress()
+            }),
+            Case::new(
+                "exactly the MTU",
+                || IN_ACK4.to_vec(),
+                f4,
+                In,
+                Expect::Frame(NAT_IN_ACK4),
+            )
+            .egress(Egress {
+                mtu: (NAT_IN_ACK4.len() - 14) as u16,
+                ..egress()
+            }),
         ]
     }
 
@@ -133,13 +404,18 @@ mod tests {
 
     #[test]
     fn fixtures() {
-        run(&cases(), |c, buf| (xmit(buf, &c.flow, c.dir, &c.egress), buf.clone()));
+        run(&cases(), |c, buf| {
+            (xmit(buf, &c.flow, c.dir, &c.egress), buf.clone())
+        });
     }
 
     #[test]
     fn ttl_kept_when_asked() {
         let mut b = IN_ACK4.to_vec();
-        let e = Egress { ttl: TtlPolicy::Keep, ..egress() };
+        let e = Egress {
+            ttl: TtlPolicy::Keep,
+            ..egress()
+        };
         xmit(&mut b, &flow4(), In, &e).unwrap();
         assert_eq!(b[14 + 8], 64);
         verify_frame(&b).unwrap();
@@ -153,7 +429,10 @@ mod tests {
     /// and everything else is translated.
     #[test]
     fn bad_l4_checksum_passes_through_wrong() {
-        for (input, want, csum_at) in [(IN_ACK4, NAT_IN_ACK4, 14 + 20 + 16), (IN_UDP6, NAT_IN_UDP6, 14 + 40 + 6)] {
+        for (input, want, csum_at) in [
+            (IN_ACK4, NAT_IN_ACK4, 14 + 20 + 16),
+            (IN_UDP6, NAT_IN_UDP6, 14 + 40 + 6),
+        ] {
             let mut b = flip_byte(input, csum_at);
             let f = if csum_at < 60 { flow4() } else { flow6() };
             xmit(&mut b, &f, In, &egress()).unwrap();

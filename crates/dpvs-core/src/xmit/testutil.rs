@@ -4,7 +4,9 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dpvs_wire::ethernet::{EthernetRepr, Frame};
-use dpvs_wire::{checksum, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, EtherType, EthernetAddress, IpProtocol};
+use dpvs_wire::{
+    checksum, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, EtherType, EthernetAddress, IpProtocol,
+};
 
 use super::{Direction, Egress, Endpoint, Flow, TtlPolicy, Verdict, XmitDrop};
 
@@ -51,7 +53,12 @@ pub(crate) fn with_real(flow: Flow, outer_v6: bool) -> Flow {
 }
 
 pub(crate) fn egress() -> Egress {
-    Egress { src_mac: OUR_MAC, dst_mac: NH_MAC, mtu: 1500, ttl: TtlPolicy::Decrement }
+    Egress {
+        src_mac: OUR_MAC,
+        dst_mac: NH_MAC,
+        mtu: 1500,
+        ttl: TtlPolicy::Decrement,
+    }
 }
 
 /// What a case expects.
@@ -74,8 +81,21 @@ pub(crate) struct Case {
 }
 
 impl Case {
-    pub(crate) fn new(description: &'static str, input: fn() -> Vec<u8>, flow: Flow, dir: Direction, expect: Expect) -> Case {
-        Case { description, input, flow, dir, egress: egress(), expect }
+    pub(crate) fn new(
+        description: &'static str,
+        input: fn() -> Vec<u8>,
+        flow: Flow,
+        dir: Direction,
+        expect: Expect,
+    ) -> Case {
+        Case {
+            description,
+            input,
+            flow,
+            dir,
+            egress: egress(),
+            expect,
+        }
     }
 
     pub(crate) fn egress(mut self, e: Egress) -> Case {
@@ -85,7 +105,10 @@ impl Case {
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Runs every case through `xmit` (which gets a fresh copy of the input and returns the
@@ -131,7 +154,8 @@ fn err(what: &str) -> String {
 /// allowed over IPv4, and for GUE over IPv6), ICMP, ICMPv6, the quoted IPv4 header of an
 /// ICMP error, GRE, and the inner packet of a tunnel.
 pub(crate) fn verify_frame(frame: &[u8]) -> Result<(), String> {
-    let eth = EthernetRepr::parse(&Frame::new_checked(frame).map_err(|_| err("ethernet"))?).map_err(|_| err("eth"))?;
+    let eth = EthernetRepr::parse(&Frame::new_checked(frame).map_err(|_| err("ethernet"))?)
+        .map_err(|_| err("eth"))?;
     let l3 = &frame[eth.header_len()..];
     match (eth.ethertype, l3.first().map(|b| b >> 4)) {
         (EtherType::IPV4, Some(4)) | (EtherType::IPV6, Some(6)) => verify_ip(l3),
@@ -146,13 +170,23 @@ pub(crate) fn verify_ip(pkt: &[u8]) -> Result<(), String> {
             if !ip.verify_checksum() {
                 return Err(err("ipv4 header checksum"));
             }
-            verify_l4(ip.next_header(), IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()), ip.payload())
+            verify_l4(
+                ip.next_header(),
+                IpAddr::V4(ip.src_addr()),
+                IpAddr::V4(ip.dst_addr()),
+                ip.payload(),
+            )
         }
         Some(6) => {
             let ip = ipv6::Packet::new_checked(pkt).map_err(|e| format!("ipv6: {e}"))?;
             let ul = ip.upper_layer().map_err(|e| format!("ipv6 ext: {e}"))?;
             let l4 = &ip.payload()[ul.offset..];
-            verify_l4(ul.protocol, IpAddr::V6(ip.src_addr()), IpAddr::V6(ip.dst_addr()), l4)
+            verify_l4(
+                ul.protocol,
+                IpAddr::V6(ip.src_addr()),
+                IpAddr::V6(ip.dst_addr()),
+                l4,
+            )
         }
         _ => Err(err("not IP")),
     }
@@ -162,11 +196,14 @@ fn verify_l4(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8]) -> Result<(
     match proto {
         IpProtocol::TCP => {
             let s = tcp::Packet::new_checked(l4).map_err(|e| format!("tcp: {e}"))?;
-            s.verify_checksum(src, dst).then_some(()).ok_or_else(|| err("tcp checksum"))
+            s.verify_checksum(src, dst)
+                .then_some(())
+                .ok_or_else(|| err("tcp checksum"))
         }
         IpProtocol::UDP => {
             let d = udp::Packet::new_checked(l4).map_err(|e| format!("udp: {e}"))?;
-            let gue = d.dst_port() == GUE_PORT;
+            let tunnel_src = src == IpAddr::V4(TUN_SRC4) || src == IpAddr::V6(TUN_SRC6);
+            let gue = tunnel_src && d.dst_port() == GUE_PORT;
             if !(d.verify_checksum(src, dst) || (gue && d.checksum() == 0)) {
                 return Err(err("udp checksum"));
             }
@@ -189,9 +226,13 @@ fn verify_l4(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8]) -> Result<(
             Ok(())
         }
         IpProtocol::ICMPV6 => {
-            let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else { return Err(err("icmpv6 over ipv4")) };
+            let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else {
+                return Err(err("icmpv6 over ipv4"));
+            };
             let m = icmpv6::Packet::new_checked(l4).map_err(|e| format!("icmpv6: {e}"))?;
-            m.verify_checksum(s, d).then_some(()).ok_or_else(|| err("icmpv6 checksum"))
+            m.verify_checksum(s, d)
+                .then_some(())
+                .ok_or_else(|| err("icmpv6 checksum"))
         }
         IpProtocol::IPIP | IpProtocol::IPV6 => verify_ip(l4),
         IpProtocol::GRE => {
@@ -211,7 +252,9 @@ fn verify_l4(proto: IpProtocol, src: IpAddr, dst: IpAddr, l4: &[u8]) -> Result<(
 // ---- frame mutators (the IPv4 header checksum is refilled unless said otherwise) ----
 
 fn l3_of(frame: &[u8]) -> usize {
-    EthernetRepr::parse(&Frame::new_checked(frame).unwrap()).unwrap().header_len()
+    EthernetRepr::parse(&Frame::new_checked(frame).unwrap())
+        .unwrap()
+        .header_len()
 }
 
 /// Applies `f` to the IPv4 header and refills its checksum.
@@ -266,9 +309,22 @@ pub(crate) fn padded(frame: &[u8], n: usize) -> Vec<u8> {
 /// The upper layer of a built packet.
 #[derive(Debug, Clone)]
 pub(crate) enum L4 {
-    Tcp { flags: u16, seq: u32, ack: u32, mss: Option<u16>, payload: Vec<u8> },
-    Udp { zero_csum: bool, payload: Vec<u8> },
-    Echo { request: bool, ident: u16, payload: Vec<u8> },
+    Tcp {
+        flags: u16,
+        seq: u32,
+        ack: u32,
+        mss: Option<u16>,
+        payload: Vec<u8>,
+    },
+    Udp {
+        zero_csum: bool,
+        payload: Vec<u8>,
+    },
+    Echo {
+        request: bool,
+        ident: u16,
+        payload: Vec<u8>,
+    },
 }
 
 /// A whole frame `src -> dst` with valid checksums (both endpoints of one family).
@@ -276,7 +332,13 @@ pub(crate) fn build(src: Endpoint, dst: Endpoint, l4: &L4, ttl: u8, vlan: Option
     let v6 = src.addr.is_ipv6();
     let mut seg = Vec::new();
     let proto = match l4 {
-        L4::Tcp { flags, seq, ack, mss, payload } => {
+        L4::Tcp {
+            flags,
+            seq,
+            ack,
+            mss,
+            payload,
+        } => {
             let hlen = if mss.is_some() { 24 } else { 20 };
             seg.resize(hlen, 0);
             seg[0..2].copy_from_slice(&src.port.to_be_bytes());
@@ -290,7 +352,9 @@ pub(crate) fn build(src: Endpoint, dst: Endpoint, l4: &L4, ttl: u8, vlan: Option
                 seg[20..24].copy_from_slice(&[2, 4, (m >> 8) as u8, *m as u8]);
             }
             seg.extend_from_slice(payload);
-            tcp::Packet::new_unchecked(&mut seg[..]).fill_checksum(src.addr, dst.addr).unwrap();
+            tcp::Packet::new_unchecked(&mut seg[..])
+                .fill_checksum(src.addr, dst.addr)
+                .unwrap();
             IpProtocol::TCP
         }
         L4::Udp { zero_csum, payload } => {
@@ -300,11 +364,17 @@ pub(crate) fn build(src: Endpoint, dst: Endpoint, l4: &L4, ttl: u8, vlan: Option
             seg[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
             seg.extend_from_slice(payload);
             if !*zero_csum || v6 {
-                udp::Packet::new_unchecked(&mut seg[..]).fill_checksum(src.addr, dst.addr).unwrap();
+                udp::Packet::new_unchecked(&mut seg[..])
+                    .fill_checksum(src.addr, dst.addr)
+                    .unwrap();
             }
             IpProtocol::UDP
         }
-        L4::Echo { request, ident, payload } => {
+        L4::Echo {
+            request,
+            ident,
+            payload,
+        } => {
             let t = match (v6, request) {
                 (false, true) => 8,
                 (false, false) => 0,
@@ -317,7 +387,9 @@ pub(crate) fn build(src: Endpoint, dst: Endpoint, l4: &L4, ttl: u8, vlan: Option
             seg.extend_from_slice(payload);
             match (src.addr, dst.addr) {
                 (IpAddr::V6(s), IpAddr::V6(d)) => {
-                    icmpv6::Packet::new_unchecked(&mut seg[..]).fill_checksum(s, d).unwrap();
+                    icmpv6::Packet::new_unchecked(&mut seg[..])
+                        .fill_checksum(s, d)
+                        .unwrap();
                     IpProtocol::ICMPV6
                 }
                 _ => {
@@ -349,7 +421,8 @@ pub(crate) fn build(src: Endpoint, dst: Endpoint, l4: &L4, ttl: u8, vlan: Option
                 more_frags: false,
                 frag_offset: 0,
             };
-            repr.emit(&mut ipv4::Packet::new_unchecked(&mut f[at..])).unwrap();
+            repr.emit(&mut ipv4::Packet::new_unchecked(&mut f[at..]))
+                .unwrap();
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             f.extend_from_slice(&[0x86, 0xdd]);
@@ -364,7 +437,8 @@ pub(crate) fn build(src: Endpoint, dst: Endpoint, l4: &L4, ttl: u8, vlan: Option
                 traffic_class: 0,
                 flow_label: 0x12345,
             };
-            repr.emit(&mut ipv6::Packet::new_unchecked(&mut f[at..])).unwrap();
+            repr.emit(&mut ipv6::Packet::new_unchecked(&mut f[at..]))
+                .unwrap();
         }
         _ => panic!("mixed families"),
     }
@@ -385,7 +459,11 @@ pub(crate) fn mirror(frame: &mut [u8]) {
     for i in 0..alen {
         frame.swap(src_at + i, src_at + alen + i);
     }
-    let proto = if alen == 4 { frame[l3 + 9] } else { frame[l3 + 6] };
+    let proto = if alen == 4 {
+        frame[l3 + 9]
+    } else {
+        frame[l3 + 6]
+    };
     if proto == 6 || proto == 17 {
         frame.swap(l4_at, l4_at + 2);
         frame.swap(l4_at + 1, l4_at + 3);
@@ -399,16 +477,36 @@ use proptest::prelude::*;
 pub(crate) fn arb_l4() -> impl Strategy<Value = L4> {
     let payload = || proptest::collection::vec(any::<u8>(), 0..80);
     prop_oneof![
-        (any::<u16>(), any::<u32>(), any::<u32>(), proptest::option::of(any::<u16>()), payload())
-            .prop_map(|(flags, seq, ack, mss, payload)| L4::Tcp { flags: flags & 0x1ff, seq, ack, mss, payload }),
+        (
+            any::<u16>(),
+            any::<u32>(),
+            any::<u32>(),
+            proptest::option::of(any::<u16>()),
+            payload()
+        )
+            .prop_map(|(flags, seq, ack, mss, payload)| L4::Tcp {
+                flags: flags & 0x1ff,
+                seq,
+                ack,
+                mss,
+                payload
+            }),
         (any::<bool>(), payload()).prop_map(|(zero_csum, payload)| L4::Udp { zero_csum, payload }),
-        (any::<bool>(), any::<u16>(), payload()).prop_map(|(request, ident, payload)| L4::Echo { request, ident, payload }),
+        (any::<bool>(), any::<u16>(), payload()).prop_map(|(request, ident, payload)| L4::Echo {
+            request,
+            ident,
+            payload
+        }),
     ]
 }
 
 fn arb_ep(v6: bool) -> impl Strategy<Value = Endpoint> {
     (any::<u128>(), any::<u16>()).prop_map(move |(a, port)| {
-        let addr = if v6 { IpAddr::V6(Ipv6Addr::from(a)) } else { IpAddr::V4(Ipv4Addr::from(a as u32)) };
+        let addr = if v6 {
+            IpAddr::V6(Ipv6Addr::from(a))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(a as u32))
+        };
         Endpoint::new(addr, port)
     })
 }
@@ -416,7 +514,13 @@ fn arb_ep(v6: bool) -> impl Strategy<Value = Endpoint> {
 /// A flow with every address in one family.
 pub(crate) fn arb_flow() -> impl Strategy<Value = Flow> {
     any::<bool>().prop_flat_map(|v6| {
-        (arb_ep(v6), arb_ep(v6), arb_ep(v6), arb_ep(v6))
-            .prop_map(|(client, vip, local, real)| Flow { client, vip, local: Some(local), real })
+        (arb_ep(v6), arb_ep(v6), arb_ep(v6), arb_ep(v6)).prop_map(|(client, vip, local, real)| {
+            Flow {
+                client,
+                vip,
+                local: Some(local),
+                real,
+            }
+        })
     })
 }

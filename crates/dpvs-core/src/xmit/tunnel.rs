@@ -41,8 +41,8 @@ use dpvs_wire::ipv6::{self, Ipv6Repr};
 use dpvs_wire::{checksum, udp, EtherType, IpProtocol};
 
 use super::{
-    apply_ttl, check_mtu, check_ttl, ethertype_offset, parse, set_macs, Egress, Family, Flow, Forward, PacketBuf,
-    TtlPolicy, Verdict, XmitDrop, MAX_L2_LEN,
+    apply_ttl, check_mtu, check_ttl, ethertype_offset, parse, set_macs, Egress, Family, Flow,
+    Forward, PacketBuf, TtlPolicy, Verdict, XmitDrop, MAX_L2_LEN,
 };
 
 /// The encapsulation (the kernel's `--tun-type`).
@@ -123,7 +123,12 @@ fn ecn_encapsulate(dsfield: u8) -> u8 {
 /// Encapsulates the frame in `buf` towards `flow.real` per `tun` and readies it for `egress`.
 ///
 /// `buf` needs [`Tunnel::overhead`] bytes of headroom; trailing Ethernet padding is trimmed.
-pub fn xmit<B: PacketBuf + ?Sized>(buf: &mut B, flow: &Flow, tun: &Tunnel, egress: &Egress) -> Verdict {
+pub fn xmit<B: PacketBuf + ?Sized>(
+    buf: &mut B,
+    flow: &Flow,
+    tun: &Tunnel,
+    egress: &Egress,
+) -> Verdict {
     let real = flow.real.addr;
     let outer = Family::of(real);
     if Family::of(tun.src) != outer {
@@ -155,7 +160,10 @@ pub fn xmit<B: PacketBuf + ?Sized>(buf: &mut B, flow: &Flow, tun: &Tunnel, egres
         let l3 = &buf.data()[p.l3()];
         match p.family {
             Family::V4 => (IpProtocol::IPIP, ipv4::Packet::new_unchecked(l3).dscp_ecn()),
-            Family::V6 => (IpProtocol::IPV6, ipv6::Packet::new_unchecked(l3).traffic_class()),
+            Family::V6 => (
+                IpProtocol::IPV6,
+                ipv6::Packet::new_unchecked(l3).traffic_class(),
+            ),
         }
     };
     let mut l2 = [0u8; MAX_L2_LEN];
@@ -221,12 +229,20 @@ pub fn xmit<B: PacketBuf + ?Sized>(buf: &mut B, flow: &Flow, tun: &Tunnel, egres
             let _ = d.fill_checksum(tun.src, real);
         }
     }
-    Ok(Forward { l2_len: p.l2_len, len: buf.data().len() })
+    Ok(Forward {
+        l2_len: p.l2_len,
+        len: buf.data().len(),
+    })
 }
 
 /// Writes the UDP+GUE or GRE header at the start of `rest` (whose remainder is the inner
 /// packet of `inner_len` bytes) and returns the outer IP protocol.
-fn write_encap(rest: &mut [u8], tun: &Tunnel, inner_proto: IpProtocol, inner_len: usize) -> IpProtocol {
+fn write_encap(
+    rest: &mut [u8],
+    tun: &Tunnel,
+    inner_proto: IpProtocol,
+    inner_len: usize,
+) -> IpProtocol {
     match tun.kind {
         TunnelKind::Ipip => inner_proto,
         TunnelKind::Gue { port } => {
@@ -241,7 +257,11 @@ fn write_encap(rest: &mut [u8], tun: &Tunnel, inner_proto: IpProtocol, inner_len
             IpProtocol::UDP
         }
         TunnelKind::Gre => {
-            let ptype = if inner_proto == IpProtocol::IPIP { EtherType::IPV4 } else { EtherType::IPV6 };
+            let ptype = if inner_proto == IpProtocol::IPIP {
+                EtherType::IPV4
+            } else {
+                EtherType::IPV6
+            };
             let flags = if tun.csum { GRE_FLAG_CSUM } else { 0 };
             rest[..2].copy_from_slice(&flags.to_be_bytes());
             rest[2..4].copy_from_slice(&ptype.0.to_be_bytes());
@@ -266,7 +286,15 @@ mod tests {
 
     const HEADROOM: usize = 128;
 
-    type Row = (&'static str, fn() -> Vec<u8>, bool, bool, TunnelKind, bool, &'static [u8]);
+    type Row = (
+        &'static str,
+        fn() -> Vec<u8>,
+        bool,
+        bool,
+        TunnelKind,
+        bool,
+        &'static [u8],
+    );
 
     #[rustfmt::skip]
     const ROWS: &[Row] = &[
@@ -313,8 +341,18 @@ mod tests {
     ];
 
     fn tun(outer_v6: bool, kind: TunnelKind, csum: bool) -> Tunnel {
-        let src = if outer_v6 { IpAddr::V6(TUN_SRC6) } else { IpAddr::V4(TUN_SRC4) };
-        Tunnel { kind, csum, src, ident: IDENT, entropy: ENTROPY }
+        let src = if outer_v6 {
+            IpAddr::V6(TUN_SRC6)
+        } else {
+            IpAddr::V4(TUN_SRC4)
+        };
+        Tunnel {
+            kind,
+            csum,
+            src,
+            ident: IDENT,
+            entropy: ENTROPY,
+        }
     }
 
     fn flow(inner_v6: bool, outer_v6: bool) -> Flow {
@@ -322,7 +360,13 @@ mod tests {
     }
 
     /// Runs `frame` through the tunnel in a buffer with `headroom` bytes in front.
-    fn encap(frame: &[u8], headroom: usize, f: &Flow, t: &Tunnel, e: &Egress) -> (Verdict, Vec<u8>) {
+    fn encap(
+        frame: &[u8],
+        headroom: usize,
+        f: &Flow,
+        t: &Tunnel,
+        e: &Egress,
+    ) -> (Verdict, Vec<u8>) {
         let mut buf = vec![0u8; headroom];
         buf.extend_from_slice(frame);
         let mut sb = SliceBuf::new(&mut buf, headroom, frame.len()).unwrap();
@@ -334,15 +378,36 @@ mod tests {
     fn fixtures() {
         for &(description, input, inner_v6, outer_v6, kind, csum, want) in ROWS {
             let t = tun(outer_v6, kind, csum);
-            let case = Case::new(description, input, flow(inner_v6, outer_v6), In, Expect::Frame(want));
-            run(&[case], |c, buf| encap(buf, HEADROOM, &c.flow, &t, &c.egress));
+            let case = Case::new(
+                description,
+                input,
+                flow(inner_v6, outer_v6),
+                In,
+                Expect::Frame(want),
+            );
+            run(&[case], |c, buf| {
+                encap(buf, HEADROOM, &c.flow, &t, &c.egress)
+            });
         }
     }
 
     fn big(v6: bool, df: bool) -> Vec<u8> {
         let f = if v6 { flow6() } else { flow4() };
-        let b = build(f.client, f.vip, &L4::Udp { zero_csum: false, payload: vec![7; 120] }, 64, None);
-        if v6 { b } else { mutate_v4(&b, |ip| ip.set_dont_frag(df)) }
+        let b = build(
+            f.client,
+            f.vip,
+            &L4::Udp {
+                zero_csum: false,
+                payload: vec![7; 120],
+            },
+            64,
+            None,
+        );
+        if v6 {
+            b
+        } else {
+            mutate_v4(&b, |ip| ip.set_dont_frag(df))
+        }
     }
 
     #[test]
@@ -352,26 +417,114 @@ mod tests {
         let e = |mtu| Egress { mtu, ..egress() };
         type DropRow = (&'static str, Vec<u8>, Flow, Tunnel, Egress, usize, XmitDrop);
         let cases: Vec<DropRow> = vec![
-            ("ttl 1", with_ttl(TUN_IN_ACK4, 1), flow(false, false), ipip(false), egress(), HEADROOM, XmitDrop::TtlExpired),
-            ("hop limit 1", with_ttl(TUN_IN_UDP6, 1), flow(true, true), gue(true), egress(), HEADROOM, XmitDrop::TtlExpired),
-            ("fragment", mutate_v4(TUN_IN_UDP4, |ip| ip.set_more_frags(true)), flow(false, false), ipip(false), egress(),
-                HEADROOM, XmitDrop::Fragment),
-            ("bad ipv4 checksum", bad_ip_checksum(TUN_IN_ACK4), flow(false, true), ipip(true), egress(), HEADROOM,
-                XmitDrop::BadChecksum),
-            ("no headroom", TUN_IN_ACK4.to_vec(), flow(false, false), ipip(false), egress(), 19, XmitDrop::NoRoom),
-            ("no headroom for gue", TUN_IN_ACK6.to_vec(), flow(true, true), gue(true), egress(), 40, XmitDrop::NoRoom),
-            ("outer source of the wrong family", TUN_IN_ACK4.to_vec(), flow(false, false), ipip(true), egress(), HEADROOM,
-                XmitDrop::Unsupported),
-            ("inner DF above the MTU left", big(false, true), flow(false, false), ipip(false), e(150), HEADROOM,
-                XmitDrop::FragNeeded { mtu: 130 }),
-            ("inner no-DF above the MTU left", big(false, false), flow(false, false), ipip(false), e(150), HEADROOM,
-                XmitDrop::TooBig { mtu: 130 }),
-            ("inner ipv6 above the MTU left by gue", big(true, true), flow(true, false), gue(false), e(180), HEADROOM,
-                XmitDrop::FragNeeded { mtu: 148 }),
-            ("ipv4 route MTU below 68 + 20", TUN_IN_ACK4.to_vec(), flow(false, false), ipip(false), e(87), HEADROOM,
-                XmitDrop::NoRoom),
-            ("ipv6 route MTU below 1280 + 40", TUN_IN_ACK4.to_vec(), flow(false, true), ipip(true), e(1300), HEADROOM,
-                XmitDrop::NoRoom),
+            (
+                "ttl 1",
+                with_ttl(TUN_IN_ACK4, 1),
+                flow(false, false),
+                ipip(false),
+                egress(),
+                HEADROOM,
+                XmitDrop::TtlExpired,
+            ),
+            (
+                "hop limit 1",
+                with_ttl(TUN_IN_UDP6, 1),
+                flow(true, true),
+                gue(true),
+                egress(),
+                HEADROOM,
+                XmitDrop::TtlExpired,
+            ),
+            (
+                "fragment",
+                mutate_v4(TUN_IN_UDP4, |ip| ip.set_more_frags(true)),
+                flow(false, false),
+                ipip(false),
+                egress(),
+                HEADROOM,
+                XmitDrop::Fragment,
+            ),
+            (
+                "bad ipv4 checksum",
+                bad_ip_checksum(TUN_IN_ACK4),
+                flow(false, true),
+                ipip(true),
+                egress(),
+                HEADROOM,
+                XmitDrop::BadChecksum,
+            ),
+            (
+                "no headroom",
+                TUN_IN_ACK4.to_vec(),
+                flow(false, false),
+                ipip(false),
+                egress(),
+                19,
+                XmitDrop::NoRoom,
+            ),
+            (
+                "no headroom for gue",
+                TUN_IN_ACK6.to_vec(),
+                flow(true, true),
+                gue(true),
+                egress(),
+                40,
+                XmitDrop::NoRoom,
+            ),
+            (
+                "outer source of the wrong family",
+                TUN_IN_ACK4.to_vec(),
+                flow(false, false),
+                ipip(true),
+                egress(),
+                HEADROOM,
+                XmitDrop::Unsupported,
+            ),
+            (
+                "inner DF above the MTU left",
+                big(false, true),
+                flow(false, false),
+                ipip(false),
+                e(150),
+                HEADROOM,
+                XmitDrop::FragNeeded { mtu: 130 },
+            ),
+            (
+                "inner no-DF above the MTU left",
+                big(false, false),
+                flow(false, false),
+                ipip(false),
+                e(150),
+                HEADROOM,
+                XmitDrop::TooBig { mtu: 130 },
+            ),
+            (
+                "inner ipv6 above the MTU left by gue",
+                big(true, true),
+                flow(true, false),
+                gue(false),
+                e(180),
+                HEADROOM,
+                XmitDrop::FragNeeded { mtu: 148 },
+            ),
+            (
+                "ipv4 route MTU below 68 + 20",
+                TUN_IN_ACK4.to_vec(),
+                flow(false, false),
+                ipip(false),
+                e(87),
+                HEADROOM,
+                XmitDrop::NoRoom,
+            ),
+            (
+                "ipv6 route MTU below 1280 + 40",
+                TUN_IN_ACK4.to_vec(),
+                flow(false, true),
+                ipip(true),
+                e(1300),
+                HEADROOM,
+                XmitDrop::NoRoom,
+            ),
         ];
         for (d, input, f, t, eg, headroom, why) in cases {
             let (v, out) = encap(&input, headroom, &f, &t, &eg);
@@ -383,7 +536,13 @@ mod tests {
     #[test]
     fn vlan_tag_kept_padding_trimmed() {
         let t = tun(false, TunnelKind::Ipip, false);
-        let (v, out) = encap(&padded(IN_ACK4_VLAN, 9), HEADROOM, &flow(false, false), &t, &egress());
+        let (v, out) = encap(
+            &padded(IN_ACK4_VLAN, 9),
+            HEADROOM,
+            &flow(false, false),
+            &t,
+            &egress(),
+        );
         assert_eq!(v.unwrap().l2_len, 18);
         assert_eq!(&out[12..16], &IN_ACK4_VLAN[12..16]);
         assert_eq!(&out[16..18], &[0x08, 0x00]);
@@ -417,7 +576,11 @@ mod tests {
     }
 
     fn arb_kind() -> impl Strategy<Value = TunnelKind> {
-        prop_oneof![Just(TunnelKind::Ipip), Just(TunnelKind::Gue { port: GUE_PORT }), Just(TunnelKind::Gre)]
+        prop_oneof![
+            Just(TunnelKind::Ipip),
+            Just(TunnelKind::Gue { port: GUE_PORT }),
+            Just(TunnelKind::Gre)
+        ]
     }
 
     proptest! {
