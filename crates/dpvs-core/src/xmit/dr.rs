@@ -12,14 +12,22 @@
 //! Checks: Ethernet and IP headers whole, the IPv4 header checksum, no fragment, the TTL,
 //! and the MTU (`FragNeeded` for IPv4 with DF and for IPv6, as both the kernel and DPVS).
 
-use super::{apply_ttl, check_mtu, check_ttl, parse, set_macs, Egress, Forward, Verdict};
+use super::{
+    apply_ttl, check_mtu, check_ttl, is_icmp_error, parse, set_macs, Egress, Forward, Verdict,
+};
 
 /// Readies a frame for the real server behind `egress` (whose `dst_mac` is the real
 /// server's, or the next hop's on the way to it).
 pub fn xmit(frame: &mut [u8], egress: &Egress) -> Verdict {
     let p = parse(frame)?;
     check_ttl(&p, egress.ttl)?;
-    check_mtu(&p, p.ip_len, usize::from(egress.mtu), false)?;
+    let mtu = usize::from(egress.mtu);
+    check_mtu(
+        &p,
+        p.ip_len,
+        mtu,
+        p.ip_len > mtu && is_icmp_error(frame, &p),
+    )?;
     apply_ttl(frame, &p, egress.ttl);
     set_macs(frame, egress);
     Ok(Forward {
@@ -119,6 +127,17 @@ mod tests {
         .unwrap();
         assert_eq!(&b[..12], &DR_SYN6[..12]);
         assert_eq!(&b[12..], &IN_SYN6[12..]);
+    }
+
+    /// An ICMP error above the MTU is never answered with frag-needed.
+    #[test]
+    fn icmp_error_above_mtu_is_too_big() {
+        let mut b = ICMP_NAT_IN_PORT_UNREACH_UDP4.to_vec();
+        let e = Egress {
+            mtu: 40,
+            ..egress()
+        };
+        assert_eq!(xmit(&mut b, &e), Err(XmitDrop::TooBig { mtu: 40 }));
     }
 
     #[test]

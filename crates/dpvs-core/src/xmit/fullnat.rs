@@ -7,7 +7,7 @@
 //! TCP, UDP, ICMP echo (addresses only, identifier kept, as DPVS) and the ICMP errors of
 //! [`super::icmp`], IPv4 and IPv6. Every address of the flow must be of the packet's family:
 //! DPVS's NAT64 (`__dp_vs_xmit_fnat64`, IPv6 clients to IPv4 servers) rebuilds the headers
-//! and is not done here ([`XmitDrop::Unsupported`](super::XmitDrop::Unsupported)).
+//! and is not done here ([`XmitDrop::Unsupported`]).
 //!
 //! MSS clamping: with `mss_clamp` set, a SYN (or SYN-ACK) whose MSS option is above it gets
 //! the option lowered in place with an incremental checksum update; options are never added.

@@ -24,8 +24,9 @@
 //! the result differs only in that quoted checksum, which is now right.
 //!
 //! Ports are rewritten for quoted TCP, UDP and SCTP (an SCTP CRC is left alone, as the
-//! kernel). A quote too short to hold the ports is `Truncated`; a quoted non-first fragment
-//! is `Unsupported` (the kernel ignores such errors). Errors never yield `FragNeeded`, and
+//! kernel). A quote too short to hold the ports, or cut inside its IPv6 extension headers,
+//! is `Truncated`; a quoted non-first fragment is `Unsupported` (the kernel leaves such
+//! errors to the local stack, as the caller can). Errors never yield `FragNeeded`, and
 //! full-NAT sequence-number offsets are not undone in the quote (this crate has none).
 
 use core::net::IpAddr;
@@ -104,7 +105,10 @@ pub(crate) fn translate_error(
             let mut m = icmpv4::Packet::new_unchecked(&mut *l4);
             let ports = {
                 let q = m.quote()?;
-                has_ports(q.next_header()) && !q.header().is_non_first_fragment()
+                if q.header().is_non_first_fragment() {
+                    return Err(XmitDrop::Unsupported);
+                }
+                has_ports(q.next_header())
             };
             let rw = quote_rewrite(t, ports, |a| match a {
                 IpAddr::V4(a) => Some(a),
@@ -114,10 +118,11 @@ pub(crate) fn translate_error(
         }
         Family::V6 => {
             let mut m = icmpv6::Packet::new_unchecked(&mut *l4);
-            let ports = match m.quote()?.upper_layer() {
-                Ok(ul) => ul.has_header() && has_ports(ul.protocol),
-                Err(_) => false,
-            };
+            let ul = m.quote()?.upper_layer()?;
+            if !ul.has_header() {
+                return Err(XmitDrop::Unsupported);
+            }
+            let ports = has_ports(ul.protocol);
             let rw = quote_rewrite(t, ports, |a| match a {
                 IpAddr::V6(a) => Some(a),
                 IpAddr::V4(_) => None,

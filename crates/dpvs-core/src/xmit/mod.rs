@@ -302,6 +302,8 @@ impl fmt::Display for XmitDrop {
     }
 }
 
+impl std::error::Error for XmitDrop {}
+
 impl From<dpvs_wire::Error> for XmitDrop {
     fn from(e: dpvs_wire::Error) -> XmitDrop {
         match e {
@@ -455,8 +457,9 @@ pub(crate) fn check_ttl(p: &Parsed, policy: TtlPolicy) -> Result<(), XmitDrop> {
     Ok(())
 }
 
-/// Refuses a packet of `len` bytes that does not fit `mtu`; `mtu_to_announce` goes into
-/// `FragNeeded` (the route MTU, or for a tunnel what is left of it).
+/// Refuses a packet of `len` bytes that does not fit `mtu` (the route MTU, or for a tunnel
+/// what the encapsulation leaves of it), which is also the MTU `FragNeeded` announces. An
+/// ICMP error is never `FragNeeded`.
 pub(crate) fn check_mtu(
     p: &Parsed,
     len: usize,
@@ -475,6 +478,18 @@ pub(crate) fn check_mtu(
     }
 }
 
+/// True if the packet is an ICMP or ICMPv6 error (for the MTU rule; headers unchecked).
+pub(crate) fn is_icmp_error(frame: &[u8], p: &Parsed) -> bool {
+    let Some(&t) = frame.get(p.l4_start()) else {
+        return false;
+    };
+    match (p.family, p.proto) {
+        (Family::V4, IpProtocol::ICMP) => icmpv4::Message(t).is_error(),
+        (Family::V6, IpProtocol::ICMPV6) => icmpv6::Message(t).is_error(),
+        _ => false,
+    }
+}
+
 /// Decrements the TTL / hop limit under `policy` (checked before by [`check_ttl`]).
 pub(crate) fn apply_ttl(frame: &mut [u8], p: &Parsed, policy: TtlPolicy) {
     if policy == TtlPolicy::Keep {
@@ -486,7 +501,10 @@ pub(crate) fn apply_ttl(frame: &mut [u8], p: &Parsed, policy: TtlPolicy) {
             let mut ip = ipv4::Packet::new_unchecked(l3);
             let (ttl, proto) = (ip.hop_limit(), ip.next_header().0);
             let mut d = Delta::default();
-            d.u16(u16::from_be_bytes([ttl, proto]), u16::from_be_bytes([ttl - 1, proto]));
+            d.u16(
+                u16::from_be_bytes([ttl, proto]),
+                u16::from_be_bytes([ttl - 1, proto]),
+            );
             ip.set_hop_limit(ttl - 1);
             let c = d.apply(ip.checksum());
             ip.set_checksum(c);
@@ -630,16 +648,27 @@ pub(crate) fn translate(
             let mut d = Delta::default();
             if decrement {
                 let (ttl, proto) = (ip.hop_limit(), ip.next_header().0);
-                d.u16(u16::from_be_bytes([ttl, proto]), u16::from_be_bytes([ttl - 1, proto]));
+                d.u16(
+                    u16::from_be_bytes([ttl, proto]),
+                    u16::from_be_bytes([ttl - 1, proto]),
+                );
                 ip.set_hop_limit(ttl - 1);
             }
-            if let Some(Endpoint { addr: IpAddr::V4(new), .. }) = t.src {
+            if let Some(Endpoint {
+                addr: IpAddr::V4(new),
+                ..
+            }) = t.src
+            {
                 let old = ip.src_addr();
                 d.u32(old.into(), new.into());
                 l4_delta.u32(old.into(), new.into());
                 ip.set_src_addr(new);
             }
-            if let Some(Endpoint { addr: IpAddr::V4(new), .. }) = t.dst {
+            if let Some(Endpoint {
+                addr: IpAddr::V4(new),
+                ..
+            }) = t.dst
+            {
                 let old = ip.dst_addr();
                 d.u32(old.into(), new.into());
                 l4_delta.u32(old.into(), new.into());
@@ -653,11 +682,19 @@ pub(crate) fn translate(
             if decrement {
                 ip.set_hop_limit(p.ttl - 1);
             }
-            if let Some(Endpoint { addr: IpAddr::V6(new), .. }) = t.src {
+            if let Some(Endpoint {
+                addr: IpAddr::V6(new),
+                ..
+            }) = t.src
+            {
                 l4_delta.u128(ip.src_addr().into(), new.into());
                 ip.set_src_addr(new);
             }
-            if let Some(Endpoint { addr: IpAddr::V6(new), .. }) = t.dst {
+            if let Some(Endpoint {
+                addr: IpAddr::V6(new),
+                ..
+            }) = t.dst
+            {
                 l4_delta.u128(ip.dst_addr().into(), new.into());
                 ip.set_dst_addr(new);
             }
@@ -772,3 +809,61 @@ pub(crate) fn ethertype_offset(l2_len: usize) -> usize {
 
 /// Length of an Ethernet header with at most one tag, for copying it around.
 pub(crate) const MAX_L2_LEN: usize = ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_buf() {
+        let mut raw = [0u8; 32];
+        assert!(SliceBuf::new(&mut raw, 30, 3).is_none());
+        let mut b = SliceBuf::new(&mut raw, 8, 20).unwrap();
+        assert_eq!((b.start(), b.len(), b.headroom()), (8, 20, 8));
+        assert!(!b.prepend(9));
+        assert!(b.prepend(8));
+        assert_eq!((b.start(), b.len(), b.headroom()), (0, 28, 0));
+        b.truncate(40);
+        assert_eq!(b.len(), 28);
+        b.truncate(10);
+        assert_eq!(b.data().len(), 10);
+        assert!(!b.is_empty());
+    }
+
+    #[test]
+    fn drop_indexes_are_dense() {
+        let all = [
+            XmitDrop::Truncated,
+            XmitDrop::Malformed,
+            XmitDrop::BadChecksum,
+            XmitDrop::Fragment,
+            XmitDrop::Unsupported,
+            XmitDrop::TtlExpired,
+            XmitDrop::FragNeeded { mtu: 1 },
+            XmitDrop::TooBig { mtu: 1 },
+            XmitDrop::NoRoom,
+        ];
+        assert_eq!(all.len(), XmitDrop::COUNT);
+        for (i, d) in all.iter().enumerate() {
+            assert_eq!(d.index(), i);
+        }
+        assert_eq!(
+            XmitDrop::FragNeeded { mtu: 1400 }.to_string(),
+            "frag-needed (mtu 1400)"
+        );
+    }
+
+    /// Several changes summed into one update give what updating field by field gives.
+    #[test]
+    fn delta_matches_sequential_updates() {
+        let mut d = Delta::default();
+        d.u32(0xc0a8_010a, 0x0a00_0105);
+        d.u16(43210, 5001);
+        let seq = checksum::update_u16(
+            checksum::update_u32(0x1234, 0xc0a8_010a, 0x0a00_0105),
+            43210,
+            5001,
+        );
+        assert_eq!(d.apply(0x1234), seq);
+    }
+}

@@ -442,6 +442,47 @@ mod tests {
         }
     }
 
+    /// A zero UDP checksum is invalid over IPv6: it gets a full one (the kernel's
+    /// `udp_dnat_handler` does the same), equal to what scapy computes.
+    #[test]
+    fn ipv6_udp_zero_checksum_is_filled() {
+        let at = 14 + 40 + 6;
+        let mut b = IN_UDP6.to_vec();
+        b[at..at + 2].fill(0);
+        xmit(&mut b, &flow6(), In, &egress()).unwrap();
+        assert_eq!(hex(&b), hex(NAT_IN_UDP6));
+    }
+
+    /// An error quoting a non-first fragment has no ports to translate (the kernel lets such
+    /// errors pass untouched); an error whose quote lacks a whole IP header is refused.
+    #[test]
+    fn icmp_error_quotes_refused() {
+        use dpvs_wire::{icmpv4, ipv4};
+        let mut b = ICMP_NAT_OUT_PORT_UNREACH_UDP4.to_vec();
+        let q = 14 + 20 + 8;
+        let mut quoted = ipv4::Packet::new_unchecked(&mut b[q..q + 20]);
+        quoted.set_frag_offset(1480);
+        quoted.fill_checksum();
+        icmpv4::Packet::new_unchecked(&mut b[34..]).fill_checksum();
+        let before = b.clone();
+        assert_eq!(
+            xmit(&mut b, &flow4(), Out, &egress()),
+            Err(XmitDrop::Unsupported)
+        );
+        assert_eq!(b, before);
+
+        let keep = q + 12;
+        let mut b = ICMP_NAT_OUT_PORT_UNREACH_UDP4[..keep].to_vec();
+        let mut ip = ipv4::Packet::new_unchecked(&mut b[14..]);
+        ip.set_total_len((keep - 14) as u16);
+        ip.fill_checksum();
+        icmpv4::Packet::new_unchecked(&mut b[34..]).fill_checksum();
+        assert_eq!(
+            xmit(&mut b, &flow4(), Out, &egress()),
+            Err(XmitDrop::Truncated)
+        );
+    }
+
     #[test]
     fn ethernet_padding_is_kept() {
         let mut b = padded(IN_ECHO4, 6);

@@ -1,7 +1,7 @@
 //! IP tunnelling: the kernel's `ip_vs_tunnel_xmit` / `ip_vs_tunnel_xmit_v6` with the three
 //! encapsulations it has (`tun_type` ipip, gue, gre; DPVS has IP-in-IP only).
 //!
-//! The client's packet, TTL already decremented per [`TtlPolicy`](super::TtlPolicy), goes
+//! The client's packet, TTL already decremented per [`TtlPolicy`], goes
 //! whole inside a new outer header towards the real server, which owns the VIP and answers
 //! the client directly (only the in direction exists). ICMP errors from the client side are
 //! tunnelled the same way, untranslated, as the kernel does.
@@ -41,8 +41,8 @@ use dpvs_wire::ipv6::{self, Ipv6Repr};
 use dpvs_wire::{checksum, udp, EtherType, IpProtocol};
 
 use super::{
-    apply_ttl, check_mtu, check_ttl, ethertype_offset, parse, set_macs, Egress, Family, Flow,
-    Forward, PacketBuf, TtlPolicy, Verdict, XmitDrop, MAX_L2_LEN,
+    apply_ttl, check_mtu, check_ttl, ethertype_offset, is_icmp_error, parse, set_macs, Egress,
+    Family, Flow, Forward, PacketBuf, TtlPolicy, Verdict, XmitDrop, MAX_L2_LEN,
 };
 
 /// The encapsulation (the kernel's `--tun-type`).
@@ -145,7 +145,8 @@ pub fn xmit<B: PacketBuf + ?Sized>(
     if inner_mtu < min_mtu {
         return Err(XmitDrop::NoRoom);
     }
-    check_mtu(&p, p.ip_len, inner_mtu, false)?;
+    let icmp_error = p.ip_len > inner_mtu && is_icmp_error(buf.data(), &p);
+    check_mtu(&p, p.ip_len, inner_mtu, icmp_error)?;
     if buf.headroom() < overhead {
         return Err(XmitDrop::NoRoom);
     }
