@@ -332,79 +332,10 @@ mod tests {
             // The RS side reports about what we sent it (LIP -> RS).
             let local = flow.local.unwrap();
             let sent = build(local, flow.real, &l4, 63, None);
-            let err = icmp_error_about(&sent[14..], flow.real.addr, local.addr, cut);
+            let err = icmp_error_about(&sent[14..], flow.real.addr, local.addr, cut, 3, 0);
             let mut b = err.clone();
             xmit(&mut b, &flow, Out, &egress(), None).unwrap();
             verify_frame(&b).unwrap();
         }
-    }
-
-    /// An ICMP(v6) destination unreachable from `src` to `dst` quoting `cut` bytes of `pkt`.
-    fn icmp_error_about(
-        pkt: &[u8],
-        src: core::net::IpAddr,
-        dst: core::net::IpAddr,
-        cut: usize,
-    ) -> Vec<u8> {
-        use core::net::IpAddr;
-        use dpvs_wire::{icmpv4, icmpv6, ipv4, ipv6, IpProtocol};
-        let min = if src.is_ipv4() { 28 } else { 48 };
-        let q = &pkt[..pkt.len().min(cut.max(min))];
-        let mut m = vec![
-            if src.is_ipv4() { 3 } else { 1 },
-            if src.is_ipv4() { 3 } else { 4 },
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-        ];
-        m.extend_from_slice(q);
-        let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x52, 0x54, 0, 1, 2, 3];
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                icmpv4::Packet::new_unchecked(&mut m[..]).fill_checksum();
-                f.extend_from_slice(&[8, 0]);
-                let at = f.len();
-                f.resize(at + 20, 0);
-                let r = ipv4::Ipv4Repr {
-                    src_addr: s,
-                    dst_addr: d,
-                    next_header: IpProtocol::ICMP,
-                    payload_len: m.len(),
-                    hop_limit: 64,
-                    dscp_ecn: 0,
-                    ident: 9,
-                    dont_frag: false,
-                    more_frags: false,
-                    frag_offset: 0,
-                };
-                r.emit(&mut ipv4::Packet::new_unchecked(&mut f[at..]))
-                    .unwrap();
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                icmpv6::Packet::new_unchecked(&mut m[..])
-                    .fill_checksum(s, d)
-                    .unwrap();
-                f.extend_from_slice(&[0x86, 0xdd]);
-                let at = f.len();
-                f.resize(at + 40, 0);
-                let r = ipv6::Ipv6Repr {
-                    src_addr: s,
-                    dst_addr: d,
-                    next_header: IpProtocol::ICMPV6,
-                    payload_len: m.len(),
-                    hop_limit: 64,
-                    traffic_class: 0,
-                    flow_label: 0,
-                };
-                r.emit(&mut ipv6::Packet::new_unchecked(&mut f[at..]))
-                    .unwrap();
-            }
-            _ => unreachable!(),
-        }
-        f.extend_from_slice(&m);
-        f
     }
 }

@@ -524,3 +524,67 @@ pub(crate) fn arb_flow() -> impl Strategy<Value = Flow> {
         })
     })
 }
+
+/// An ICMP destination unreachable (type 3 code `code`, rest-of-header `rest`) or ICMPv6
+/// destination unreachable (port) from `src` to `dst`, quoting `cut` bytes of the IP packet
+/// `pkt` (at least its first 28 / 48).
+pub(crate) fn icmp_error_about(
+    pkt: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+    cut: usize,
+    code: u8,
+    rest: u32,
+) -> Vec<u8> {
+    let v4 = src.is_ipv4();
+    let min = if v4 { 28 } else { 48 };
+    let q = &pkt[..pkt.len().min(cut.max(min))];
+    let mut m = vec![if v4 { 3 } else { 1 }, if v4 { code } else { 4 }, 0, 0];
+    m.extend_from_slice(&rest.to_be_bytes());
+    m.extend_from_slice(q);
+    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x52, 0x54, 0, 1, 2, 3];
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            icmpv4::Packet::new_unchecked(&mut m[..]).fill_checksum();
+            f.extend_from_slice(&[8, 0]);
+            let at = f.len();
+            f.resize(at + 20, 0);
+            let r = ipv4::Ipv4Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: IpProtocol::ICMP,
+                payload_len: m.len(),
+                hop_limit: 64,
+                dscp_ecn: 0,
+                ident: 9,
+                dont_frag: false,
+                more_frags: false,
+                frag_offset: 0,
+            };
+            r.emit(&mut ipv4::Packet::new_unchecked(&mut f[at..]))
+                .unwrap();
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            icmpv6::Packet::new_unchecked(&mut m[..])
+                .fill_checksum(s, d)
+                .unwrap();
+            f.extend_from_slice(&[0x86, 0xdd]);
+            let at = f.len();
+            f.resize(at + 40, 0);
+            let r = ipv6::Ipv6Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: IpProtocol::ICMPV6,
+                payload_len: m.len(),
+                hop_limit: 64,
+                traffic_class: 0,
+                flow_label: 0,
+            };
+            r.emit(&mut ipv6::Packet::new_unchecked(&mut f[at..]))
+                .unwrap();
+        }
+        _ => panic!("mixed families"),
+    }
+    f.extend_from_slice(&m);
+    f
+}

@@ -34,11 +34,11 @@
 //! left is `FragNeeded` with that smaller MTU when it may not be fragmented (inner IPv4 with
 //! DF, inner IPv6), `TooBig` otherwise (the kernel fragments the outer packet).
 
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use dpvs_wire::ipv4::{self, Ipv4Repr};
 use dpvs_wire::ipv6::{self, Ipv6Repr};
-use dpvs_wire::{checksum, udp, EtherType, IpProtocol};
+use dpvs_wire::{checksum, icmpv4, udp, EtherType, IpProtocol};
 
 use super::{
     apply_ttl, check_mtu, check_ttl, ethertype_offset, is_icmp_error, parse, set_macs, Egress,
@@ -236,6 +236,120 @@ pub fn xmit<B: PacketBuf + ?Sized>(
     })
 }
 
+/// An ICMP error about one of our own tunnel packets, to be re-sent to the client: see
+/// [`client_error`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    /// ICMP type as received (destination unreachable, source quench, time exceeded).
+    pub msg_type: u8,
+    /// ICMP code as received.
+    pub code: u8,
+    /// The rest-of-header word to send: for fragmentation needed the MTU left for the
+    /// client's packets once the encapsulation is taken off, else as received.
+    pub info: u32,
+    /// Where the client's packet (as much of it as was quoted) lies in the frame: the quote
+    /// of the new error.
+    pub quote: core::ops::Range<usize>,
+    /// The client: destination of the new error.
+    pub client: Ipv4Addr,
+    /// The VIP: source of the new error (the kernel's `icmp_send` answers from the
+    /// offending packet's local destination).
+    pub vip: Ipv4Addr,
+    /// The tunnel's far end (the quoted outer destination): the caller checks it is one of
+    /// its real servers, as the kernel looks the dest up.
+    pub real: Ipv4Addr,
+}
+
+/// The kernel's special case in `ip_vs_in_icmp` for errors about IPIP, GUE and GRE packets
+/// we sent (IPv4 outer and inner only, as the kernel): a router between us and the real
+/// server reports about the outer packet; the client must hear about its own packet. This
+/// finds that packet in the quote and the values of the error to send it; the caller builds
+/// the error (this module does not emit new packets).
+///
+/// Checks: the frame's IPv4 and ICMP headers, the ICMP checksum (`BadChecksum`), the type
+/// (3, 4 or 11, else `Unsupported`), a quoted outer header that is not a non-first fragment
+/// and carries protocol 4, UDP with a GUE version-0 header announcing protocol 4, or GRE
+/// version 0 of type 0x0800 (else `Unsupported`), and a whole quoted inner IPv4 header
+/// (`Truncated`/`Malformed`). For fragmentation needed, a client packet without DF is
+/// `Unsupported` (the kernel sends nothing: the client does no path MTU discovery), and the
+/// MTU announced is `route_mtu` if the caller knows the route's (the kernel prefers it) or
+/// the reported one, minus the whole encapsulation when above 68 plus it (the kernel takes
+/// off 20 bytes whatever the encapsulation).
+pub fn client_error(frame: &[u8], route_mtu: Option<u16>) -> Result<ClientError, XmitDrop> {
+    let p = parse(frame)?;
+    if (p.family, p.proto) != (Family::V4, IpProtocol::ICMP) {
+        return Err(XmitDrop::Unsupported);
+    }
+    let l4_start = p.l4_start();
+    let m = icmpv4::Packet::new_checked(&frame[l4_start..p.l2_len + p.ip_len])?;
+    if !m.verify_checksum() {
+        return Err(XmitDrop::BadChecksum);
+    }
+    let (msg_type, code) = (m.msg_type().0, m.msg_code());
+    if !matches!(msg_type, 3 | 4 | 11) {
+        return Err(XmitDrop::Unsupported);
+    }
+    let outer = m.quote()?;
+    if outer.header().is_non_first_fragment() {
+        return Err(XmitDrop::Unsupported);
+    }
+    let rest = &m.data()[outer.header_len()..];
+    let encap = match outer.next_header() {
+        IpProtocol::IPIP => 0,
+        IpProtocol::UDP => {
+            let gue = rest
+                .get(UDP_LEN..UDP_LEN + GUE_LEN)
+                .ok_or(XmitDrop::Truncated)?;
+            // Version 0, C clear, then the options length and the inner protocol.
+            if gue[0] & 0xe0 != 0 || gue[1] != IpProtocol::IPIP.0 {
+                return Err(XmitDrop::Unsupported);
+            }
+            UDP_LEN + GUE_LEN + usize::from(gue[0] & 0x1f) * 4
+        }
+        IpProtocol::GRE => {
+            let gre = rest.get(..GRE_LEN).ok_or(XmitDrop::Truncated)?;
+            let flags = u16::from_be_bytes([gre[0], gre[1]]);
+            if flags & 0x0007 != 0 || u16::from_be_bytes([gre[2], gre[3]]) != EtherType::IPV4.0 {
+                return Err(XmitDrop::Unsupported);
+            }
+            // Checksum (C), key (K) and sequence number (S) words.
+            GRE_LEN
+                + 4 * [0x8000, 0x2000, 0x1000]
+                    .iter()
+                    .filter(|&&b| flags & b != 0)
+                    .count()
+        }
+        _ => return Err(XmitDrop::Unsupported),
+    };
+    let inner_bytes = rest.get(encap..).ok_or(XmitDrop::Truncated)?;
+    let inner = icmpv4::Ipv4Quote::parse(inner_bytes)?;
+    let info = if (msg_type, code) == (3, 4) {
+        if !inner.header().dont_frag() {
+            return Err(XmitDrop::Unsupported);
+        }
+        let overhead = outer.header_len() + encap;
+        let mtu = usize::from(route_mtu.unwrap_or(m.next_hop_mtu()));
+        (if mtu > 68 + overhead {
+            mtu - overhead
+        } else {
+            mtu
+        }) as u32
+    } else {
+        let w = &frame[l4_start + 4..l4_start + 8];
+        u32::from_be_bytes([w[0], w[1], w[2], w[3]])
+    };
+    let quote_start = l4_start + icmpv4::HEADER_LEN + outer.header_len() + encap;
+    Ok(ClientError {
+        msg_type,
+        code,
+        info,
+        quote: quote_start..p.l2_len + p.ip_len,
+        client: inner.src_addr(),
+        vip: inner.dst_addr(),
+        real: outer.dst_addr(),
+    })
+}
+
 /// Writes the UDP+GUE or GRE header at the start of `rest` (whose remainder is the inner
 /// packet of `inner_len` bytes) and returns the outer IP protocol.
 fn write_encap(
@@ -282,7 +396,7 @@ mod tests {
     use crate::xmit::fixtures::*;
     use crate::xmit::testutil::*;
     use crate::xmit::{Direction::In, SliceBuf};
-    use core::net::IpAddr;
+    use core::net::{IpAddr, Ipv4Addr};
     use proptest::prelude::*;
 
     const HEADROOM: usize = 128;
@@ -576,6 +690,71 @@ mod tests {
         }
     }
 
+    /// Errors from a router between us and the real server about our tunnel packets.
+    #[test]
+    fn client_errors() {
+        let router = IpAddr::V4(Ipv4Addr::new(172, 16, 0, 254));
+        let us = IpAddr::V4(TUN_SRC4);
+        let (client, vip) = (Ipv4Addr::new(192, 168, 1, 10), Ipv4Addr::new(10, 0, 0, 1));
+        // (tunnel packet, encapsulation length, inner DF)
+        for (pkt, encap, df) in [
+            (TUN_IPIP_ACK4_IN4, 0, true),
+            (TUN_GUE_CSUM_ACK4_IN4, 12, true),
+            (TUN_GRE_CSUM_ACK4_IN4, 8, true),
+            (TUN_GRE_UDP4_IN4, 4, false),
+        ] {
+            let outer = &pkt[14..];
+            // Frag needed, the whole packet quoted: the MTU left is 1400 - 20 - encap.
+            let f = icmp_error_about(outer, router, us, 1000, 4, 1400);
+            let e = client_error(&f, None);
+            if !df {
+                assert_eq!(e, Err(XmitDrop::Unsupported));
+                continue;
+            }
+            let e = e.unwrap();
+            assert_eq!(
+                (e.msg_type, e.code, e.info),
+                (3, 4, 1400 - 20 - encap as u32)
+            );
+            assert_eq!(
+                (e.client, e.vip, e.real),
+                (client, vip, Ipv4Addr::new(172, 16, 0, 9))
+            );
+            assert_eq!(&f[e.quote.clone()], &outer[20 + encap..]);
+            // The route's MTU wins when known.
+            assert_eq!(
+                client_error(&f, Some(1300)).unwrap().info,
+                1300 - 20 - encap as u32
+            );
+            // Host unreachable quoting only the inner header: info kept, quote cut.
+            let f = icmp_error_about(outer, router, us, 20 + encap + 20, 1, 0);
+            let e = client_error(&f, None).unwrap();
+            assert_eq!((e.code, e.info), (1, 0));
+            assert_eq!(e.quote.len(), 20);
+            // Too short to reach the inner header.
+            let f = icmp_error_about(outer, router, us, 20 + encap + 10, 1, 0);
+            assert_eq!(client_error(&f, None), Err(XmitDrop::Truncated));
+        }
+        // Not about a tunnel packet, or not an error we relay.
+        let f = icmp_error_about(&IN_UDP4[14..], router, us, 100, 3, 0);
+        assert_eq!(client_error(&f, None), Err(XmitDrop::Unsupported));
+        let mut f = icmp_error_about(&TUN_IPIP_ACK4_IN4[14..], router, us, 100, 3, 0);
+        f[34] = 12;
+        dpvs_wire::icmpv4::Packet::new_unchecked(&mut f[34..]).fill_checksum();
+        assert_eq!(client_error(&f, None), Err(XmitDrop::Unsupported));
+        f[36] ^= 1;
+        assert_eq!(client_error(&f, None), Err(XmitDrop::BadChecksum));
+        assert_eq!(client_error(IN_ACK4, None), Err(XmitDrop::Unsupported));
+        let f = icmp_error_about(&TUN_GUE_ACK4_IN4[14..], router, us, 1000, 4, 1400);
+        for len in 0..f.len() {
+            assert_eq!(
+                client_error(&f[..len], None),
+                Err(XmitDrop::Truncated),
+                "prefix of {len}"
+            );
+        }
+    }
+
     fn arb_kind() -> impl Strategy<Value = TunnelKind> {
         prop_oneof![
             Just(TunnelKind::Ipip),
@@ -585,6 +764,31 @@ mod tests {
     }
 
     proptest! {
+        /// Corrupted tunnel inputs and errors never panic; a refused frame is unchanged.
+        #[test]
+        fn corrupted(flips in proptest::collection::vec((0usize..200, any::<u8>()), 1..6), cut in 1usize..200,
+                     which in 0usize..4, outer_v6 in any::<bool>()) {
+            let us = IpAddr::V4(TUN_SRC4);
+            let router = IpAddr::V4(Ipv4Addr::new(172, 16, 0, 254));
+            let inputs = [
+                TUN_IN_ACK4.to_vec(),
+                TUN_IN_UDP6.to_vec(),
+                icmp_error_about(&TUN_GUE_ACK4_IN4[14..], router, us, 1000, 4, 1400),
+                icmp_error_about(&TUN_GRE_CSUM_ACK4_IN4[14..], router, us, 1000, 4, 1400),
+            ];
+            let mut b = inputs[which].clone();
+            for (at, x) in flips {
+                if let Some(byte) = b.get_mut(at) { *byte ^= x; }
+            }
+            b.truncate(cut + 20);
+            let _ = client_error(&b, Some(1500));
+            let t = tun(outer_v6, TunnelKind::Gue { port: GUE_PORT }, true);
+            let (v, out) = encap(&b, HEADROOM, &flow(which == 1, outer_v6), &t, &egress());
+            if v.is_err() {
+                prop_assert_eq!(out, b);
+            }
+        }
+
         /// Any packet, any encapsulation, any family pair: every checksum valid, the inner
         /// packet intact but for its TTL, and the outer header the size announced.
         #[test]
