@@ -14,6 +14,8 @@
 //! | tunnel | [`tunnel`] | in | IP-in-IP, GUE or GRE encapsulation towards the RS |
 //! | full-NAT | [`fullnat`] | in and out | both addresses and ports; optional MSS clamp on SYNs |
 //!
+//! [`transmit`] dispatches on a [`Method`] for callers that hold the dest's method.
+//!
 //! ICMP errors about a connection (destination unreachable, source quench, time exceeded;
 //! every ICMPv6 error) arriving on a NAT or full-NAT connection are translated by the same
 //! entry points ([`icmp`] has the details): the outer header as a data packet in that
@@ -326,6 +328,44 @@ pub struct Forward {
 
 /// The result of every method.
 pub type Verdict = Result<Forward, XmitDrop>;
+
+/// A forwarding method with its per-packet parameters, for a caller that dispatches on the
+/// dest's method. (The kernel's bypass method is [`dr::xmit`] towards the packet's own
+/// destination; local delivery is not a transform.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Masquerade: [`nat::xmit`].
+    Nat,
+    /// Direct routing: [`dr::xmit`] (in direction only).
+    DirectRoute,
+    /// Tunnelling: [`tunnel::xmit`] (in direction only).
+    Tunnel(tunnel::Tunnel),
+    /// Full-NAT: [`fullnat::xmit`].
+    FullNat {
+        /// MSS clamp for SYNs in this direction.
+        mss_clamp: Option<u16>,
+    },
+}
+
+/// Runs `method` on the frame in `buf`: one entry point for every method. DR and TUN in the
+/// out direction are [`XmitDrop::Unsupported`] (their replies do not pass through us).
+pub fn transmit<B: PacketBuf + ?Sized>(
+    method: &Method,
+    buf: &mut B,
+    flow: &Flow,
+    dir: Direction,
+    egress: &Egress,
+) -> Verdict {
+    match (method, dir) {
+        (Method::Nat, _) => nat::xmit(buf.data_mut(), flow, dir, egress),
+        (Method::FullNat { mss_clamp }, _) => {
+            fullnat::xmit(buf.data_mut(), flow, dir, egress, *mss_clamp)
+        }
+        (Method::DirectRoute, Direction::In) => dr::xmit(buf.data_mut(), egress),
+        (Method::Tunnel(t), Direction::In) => tunnel::xmit(buf, flow, t, egress),
+        (Method::DirectRoute | Method::Tunnel(_), Direction::Out) => Err(XmitDrop::Unsupported),
+    }
+}
 
 /// IP version of a parsed packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -852,6 +892,47 @@ mod tests {
             XmitDrop::FragNeeded { mtu: 1400 }.to_string(),
             "frag-needed (mtu 1400)"
         );
+    }
+
+    /// The dispatcher gives what the method's own entry point gives.
+    #[test]
+    fn transmit_dispatches() {
+        use super::testutil::*;
+        let f = flow4();
+        let run = |m: &Method, input: &[u8], dir| {
+            let mut raw = vec![0u8; 64];
+            raw.extend_from_slice(input);
+            let mut b = SliceBuf::new(&mut raw, 64, input.len()).unwrap();
+            let v = transmit(m, &mut b, &f, dir, &egress());
+            (v, b.data().to_vec())
+        };
+        let (v, out) = run(&Method::Nat, fixtures::IN_ACK4, Direction::In);
+        assert!(v.is_ok());
+        assert_eq!(out, fixtures::NAT_IN_ACK4);
+        let (_, out) = run(
+            &Method::FullNat {
+                mss_clamp: Some(1400),
+            },
+            fixtures::IN_SYN4,
+            Direction::In,
+        );
+        assert_eq!(out, fixtures::FNAT_IN_SYN4_MSS1400);
+        let (_, out) = run(&Method::DirectRoute, fixtures::IN_UDP4, Direction::In);
+        assert_eq!(out, fixtures::DR_UDP4);
+        let t = tunnel::Tunnel {
+            kind: tunnel::TunnelKind::Ipip,
+            csum: false,
+            src: IpAddr::V4(TUN_SRC4),
+            ident: IDENT,
+            entropy: ENTROPY,
+        };
+        let (_, out) = run(&Method::Tunnel(t), fixtures::TUN_IN_ACK4, Direction::In);
+        assert_eq!(out, fixtures::TUN_IPIP_ACK4_IN4);
+        for m in [Method::DirectRoute, Method::Tunnel(t)] {
+            let (v, out) = run(&m, fixtures::NAT_REPLY_ACK4, Direction::Out);
+            assert_eq!(v, Err(XmitDrop::Unsupported));
+            assert_eq!(out, fixtures::NAT_REPLY_ACK4);
+        }
     }
 
     /// Several changes summed into one update give what updating field by field gives.
