@@ -3,7 +3,8 @@
 //!
 //! The frame goes to the real server's MAC unchanged above layer 2, except for the TTL /
 //! hop limit: the kernel decrements it for DR too (`__ip_vs_get_out_rt` calls
-//! `decrement_ttl` for every non-local destination), DPVS leaves it unless `xmit_ttl` is
+//! `decrement_ttl` for every non-local destination since commit 8d8e20e2d7bb "ipvs:
+//! Decrement ttl", 2015), DPVS leaves it unless `xmit_ttl` is
 //! configured; [`TtlPolicy`](super::TtlPolicy) chooses. Any upper-layer protocol is carried
 //! (the real server owns the VIP). Only the in direction exists: the real server answers the
 //! client directly. ICMP errors from the client side about such answers are forwarded the

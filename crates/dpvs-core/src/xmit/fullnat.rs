@@ -11,11 +11,22 @@
 //!
 //! MSS clamping: with `mss_clamp` set, a SYN (or SYN-ACK) whose MSS option is above it gets
 //! the option lowered in place with an incremental checksum update; options are never added.
-//! DPVS lowers the client's MSS on the way in to leave room for the TOA option it inserts
-//! later; this crate inserts no TOA and no sequence-number offset, so the caller decides
-//! whether and in which direction to clamp (e.g. for a tunnel or a smaller MTU behind us).
+//! DPVS lowers the client's MSS on the way in to leave room for the TOA option; here the
+//! caller decides whether and in which direction to clamp.
+//!
+//! Client address: [`insert_toa`] adds DPVS's TOA option (kind 254) to the segment the caller
+//! picks (DPVS: the first ACK after the handshake), growing the frame into its tailroom.
+//! Not done: DPVS's sequence-number randomisation and SACK adjustment, its pruning of
+//! options to make room for TOA, UOA for UDP, PROXY protocol.
 
-use super::{translate, Direction, Egress, Flow, Translation, Verdict, XmitDrop};
+use core::net::IpAddr;
+
+use dpvs_wire::{ipv4, ipv6, tcp, IpProtocol};
+
+use super::{
+    check_mtu, parse, translate, Delta, Direction, Egress, Endpoint, Family, Flow, Forward,
+    PacketBuf, Translation, Verdict, XmitDrop,
+};
 
 /// Rewrites a full-NAT frame going in `dir` and readies it for `egress`; SYNs get their MSS
 /// clamped to `mss_clamp` when it is set.
@@ -40,12 +51,110 @@ pub fn xmit(
     translate(frame, &t, egress, mss_clamp)
 }
 
+/// TCP option kind of DPVS's TOA ("TCP option address"), read by its `toa` kernel module on
+/// the real servers.
+pub const TOA_KIND: u8 = 254;
+/// Length of a TOA option for an IPv4 client (kind, length, port, address).
+pub const TOA_LEN_V4: usize = 8;
+/// Length of a TOA option for an IPv6 client.
+pub const TOA_LEN_V6: usize = 20;
+
+/// Inserts DPVS's TOA option carrying `client` (the client's address and port) right after
+/// the fixed TCP header of the frame in `buf`, as DPVS's `tcp_in_add_toa`: existing options
+/// and payload move down, the data offset and the IP length grow, and the IPv4 header and
+/// TCP checksums are updated incrementally (the moved bytes keep their even alignment).
+///
+/// Which segment gets it is the caller's decision (DPVS: the first ACK after the handshake,
+/// not SYN or RST); call it on the in-direction frame before or after [`xmit`]. The client's
+/// family must be the frame's (no NAT64 here). Refusals leave the frame unchanged, and DPVS
+/// then forwards the segment without TOA: `NoRoom` when the TCP header would exceed 60 bytes
+/// (DPVS may first prune SACK-permitted/timestamps options; this does not) or the buffer has
+/// less tailroom than the option, `FragNeeded`/`TooBig` when the grown packet would not fit
+/// `mtu`, `Unsupported` for a non-TCP packet or a client of the other family, and the
+/// parser's reasons for a bad frame.
+pub fn insert_toa<B: PacketBuf + ?Sized>(
+    buf: &mut B,
+    client: Endpoint,
+    mtu: u16,
+) -> Result<Forward, XmitDrop> {
+    let p = parse(buf.data())?;
+    if p.proto != IpProtocol::TCP || Family::of(client.addr) != p.family {
+        return Err(XmitDrop::Unsupported);
+    }
+    let n = match client.addr {
+        IpAddr::V4(_) => TOA_LEN_V4,
+        IpAddr::V6(_) => TOA_LEN_V6,
+    };
+    let tcp_at = p.l4_start();
+    let old_hlen = tcp::Packet::new_checked(&buf.data()[tcp_at..p.l2_len + p.ip_len])?.header_len();
+    if old_hlen + n > tcp::MAX_HEADER_LEN {
+        return Err(XmitDrop::NoRoom);
+    }
+    check_mtu(&p, p.ip_len + n, usize::from(mtu), false)?;
+    let end = p.l2_len + p.ip_len;
+    // Ethernet padding after the packet counts as room.
+    let padding = buf.data().len() - end;
+    if !buf.append(n.saturating_sub(padding)) {
+        return Err(XmitDrop::NoRoom);
+    }
+    buf.truncate(end + n);
+    let frame = buf.data_mut();
+    let opt_at = tcp_at + tcp::HEADER_LEN;
+    frame.copy_within(opt_at..end, opt_at + n);
+    let mut opt = [0u8; TOA_LEN_V6];
+    opt[0] = TOA_KIND;
+    opt[1] = n as u8;
+    opt[2..4].copy_from_slice(&client.port.to_be_bytes());
+    match client.addr {
+        IpAddr::V4(a) => opt[4..8].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => opt[4..20].copy_from_slice(&a.octets()),
+    }
+    frame[opt_at..opt_at + n].copy_from_slice(&opt[..n]);
+
+    // IP length.
+    let (hdr, l4) = frame[p.l2_len..].split_at_mut(p.l3_len);
+    let old_l4_len = p.ip_len - p.l3_len;
+    match p.family {
+        Family::V4 => {
+            let mut ip = ipv4::Packet::new_unchecked(hdr);
+            let (old, new) = (ip.total_len(), (p.ip_len + n) as u16);
+            let mut d = Delta::default();
+            d.u16(old, new);
+            ip.set_total_len(new);
+            let c = d.apply(ip.checksum());
+            ip.set_checksum(c);
+        }
+        Family::V6 => {
+            let mut ip = ipv6::Packet::new_unchecked(hdr);
+            ip.set_payload_len(ip.payload_len() + n as u16);
+        }
+    }
+    // TCP: data offset word, the option's words, and the pseudo-header length.
+    // The data offset shares a 16-bit word with the flags (TCP bytes 12 and 13).
+    let old_word = u16::from_be_bytes([l4[12], l4[13]]);
+    tcp::Packet::new_unchecked(&mut *l4).set_header_len(old_hlen + n);
+    let new_word = u16::from_be_bytes([l4[12], l4[13]]);
+    let mut d = Delta::default();
+    d.u16(old_word, new_word);
+    for w in opt[..n].chunks_exact(2) {
+        d.u16(0, u16::from_be_bytes([w[0], w[1]]));
+    }
+    d.u16(old_l4_len as u16, (old_l4_len + n) as u16);
+    let mut seg = tcp::Packet::new_unchecked(l4);
+    let c = d.apply(seg.checksum());
+    seg.set_checksum(c);
+    Ok(Forward {
+        l2_len: p.l2_len,
+        len: frame.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::xmit::fixtures::*;
     use crate::xmit::testutil::*;
-    use crate::xmit::{Direction::*, TtlPolicy};
+    use crate::xmit::{Direction::*, PacketBuf, SliceBuf, TtlPolicy};
     use proptest::prelude::*;
 
     fn ok(
@@ -288,6 +397,69 @@ mod tests {
         assert_eq!(b, FNAT_IN_ACK4);
     }
 
+    fn with_room(frame: &[u8], tail: usize) -> (Vec<u8>, usize) {
+        let mut raw = frame.to_vec();
+        raw.resize(frame.len() + tail, 0xee);
+        (raw, frame.len())
+    }
+
+    #[test]
+    fn toa() {
+        for (input, want, f) in [
+            (IN_ACK4, FNAT_IN_ACK4_TOA, flow4()),
+            (IN_ACK6, FNAT_IN_ACK6_TOA, flow6()),
+        ] {
+            // After the translation.
+            let (mut raw, len) = with_room(input, 32);
+            let mut b = SliceBuf::new(&mut raw, 0, len).unwrap();
+            xmit(b.data_mut(), &f, In, &egress(), None).unwrap();
+            let v = insert_toa(&mut b, f.client, 1500).unwrap();
+            assert_eq!(hex(b.data()), hex(want));
+            assert_eq!(v.len, want.len());
+            verify_frame(b.data()).unwrap();
+            // Before it: the same bytes.
+            let (mut raw, len) = with_room(input, 32);
+            let mut b = SliceBuf::new(&mut raw, 0, len).unwrap();
+            insert_toa(&mut b, f.client, 1500).unwrap();
+            verify_frame(b.data()).unwrap();
+            xmit(b.data_mut(), &f, In, &egress(), None).unwrap();
+            assert_eq!(hex(b.data()), hex(want));
+            // Ethernet padding counts as room.
+            let (mut raw, _) = with_room(input, 0);
+            raw.resize(input.len() + 24, 0);
+            let mut b = SliceBuf::new(&mut raw, 0, input.len() + 24).unwrap();
+            insert_toa(&mut b, f.client, 1500).unwrap();
+            verify_frame(b.data()).unwrap();
+        }
+        let refused = |input: &[u8], client: Endpoint, mtu: u16, tail: usize, why: XmitDrop| {
+            let (mut raw, len) = with_room(input, tail);
+            let mut b = SliceBuf::new(&mut raw, 0, len).unwrap();
+            assert_eq!(insert_toa(&mut b, client, mtu), Err(why));
+            assert_eq!(b.data(), input);
+        };
+        let c4 = flow4().client;
+        refused(IN_ACK4, c4, 1500, 7, XmitDrop::NoRoom);
+        refused(
+            IN_ACK4,
+            c4,
+            (IN_ACK4.len() - 14 + 7) as u16,
+            32,
+            XmitDrop::FragNeeded { mtu: 74 },
+        );
+        refused(IN_UDP4, c4, 1500, 32, XmitDrop::Unsupported);
+        refused(IN_ACK4, flow6().client, 1500, 32, XmitDrop::Unsupported);
+        // A 40-byte TCP header takes one IPv6 TOA (to 60 bytes), not two.
+        let (mut raw, len) = with_room(IN_SYN6, 64);
+        let mut b = SliceBuf::new(&mut raw, 0, len).unwrap();
+        insert_toa(&mut b, flow6().client, 1500).unwrap();
+        let once = b.data().to_vec();
+        assert_eq!(
+            insert_toa(&mut b, flow6().client, 1500),
+            Err(XmitDrop::NoRoom)
+        );
+        assert_eq!(b.data(), &once[..]);
+    }
+
     #[test]
     fn truncated_at_every_length() {
         for (input, f, dir) in [
@@ -303,6 +475,22 @@ mod tests {
     }
 
     proptest! {
+        /// TOA on random TCP segments keeps every checksum valid.
+        #[test]
+        fn toa_keeps_checksums(flow in arb_flow(), l4 in arb_l4(), ttl in 2u8..) {
+            let input = build(flow.client, flow.vip, &l4, ttl, None);
+            let (mut raw, len) = with_room(&input, 32);
+            let mut b = SliceBuf::new(&mut raw, 0, len).unwrap();
+            match insert_toa(&mut b, flow.client, 1500) {
+                Ok(_) => {
+                    verify_frame(b.data()).unwrap();
+                    xmit(b.data_mut(), &flow, In, &egress(), None).unwrap();
+                    verify_frame(b.data()).unwrap();
+                }
+                Err(_) => prop_assert_eq!(b.data(), &input[..]),
+            }
+        }
+
         /// Random valid packets: checksums valid whatever the MSS clamp, and in → reply →
         /// out restores the client's packet byte for byte.
         #[test]

@@ -12,7 +12,7 @@
 //! | masquerade (NAT) | [`nat`] | in and out | in: dst VIP:vport → RS:rport; out: src RS:rport → VIP:vport |
 //! | direct routing | [`dr`] | in | MACs only (and the TTL, as the kernel does) |
 //! | tunnel | [`tunnel`] | in | IP-in-IP, GUE or GRE encapsulation towards the RS |
-//! | full-NAT | [`fullnat`] | in and out | both addresses and ports; optional MSS clamp on SYNs |
+//! | full-NAT | [`fullnat`] | in and out | both addresses and ports; optional MSS clamp on SYNs; TOA insertion |
 //!
 //! [`transmit`] dispatches on a [`Method`] for callers that hold the dest's method.
 //!
@@ -85,6 +85,9 @@ pub trait PacketBuf {
     fn prepend(&mut self, n: usize) -> bool;
     /// Shortens the frame to `len` bytes (no effect if it is not longer).
     fn truncate(&mut self, len: usize);
+    /// Grows the frame by `n` bytes at the end (contents unspecified), as
+    /// `rte_pktmbuf_append`; `false`, and nothing changed, without that much tailroom.
+    fn append(&mut self, n: usize) -> bool;
 }
 
 /// [`PacketBuf`] over a byte slice: the frame is `buf[start..start + len]`, the bytes before
@@ -145,6 +148,20 @@ impl PacketBuf for SliceBuf<'_> {
 
     fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
+    }
+
+    fn append(&mut self, n: usize) -> bool {
+        match self
+            .start
+            .checked_add(self.len)
+            .and_then(|e| e.checked_add(n))
+        {
+            Some(end) if end <= self.buf.len() => {
+                self.len += n;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -868,6 +885,9 @@ mod tests {
         assert_eq!(b.len(), 28);
         b.truncate(10);
         assert_eq!(b.data().len(), 10);
+        assert!(b.append(22));
+        assert!(!b.append(1));
+        assert_eq!(b.len(), 32);
         assert!(!b.is_empty());
     }
 

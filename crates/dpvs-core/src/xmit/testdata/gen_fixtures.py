@@ -106,6 +106,14 @@ for fam, f in ((4, F4), (6, F6)):
     p[TCP].options = [("MSS", 1400), ("SAckOK", b""), ("Timestamp", (12345678, 0)), ("NOP", None), ("WScale", 7)]
     emit(f"FNAT_IN_SYN{fam}_MSS1400", p, "full-NAT in SYN, MSS clamped to 1400")
 
+# DPVS's TOA (kind 254) after full-NAT of the first data segment.
+import struct, ipaddress
+for fam, f in ((4, F4), (6, F6)):
+    p = frame(fam, f["local"], f["real"], "ack", ttl=63, mac=OUT)
+    caddr = ipaddress.ip_address(f["client"][0]).packed
+    p[TCP].options = [(254, struct.pack("!H", f["client"][1]) + caddr)]
+    emit(f"FNAT_IN_ACK{fam}_TOA", p, "full-NAT in, first data segment with TOA")
+
 # VLAN tag, IPv4 options, IPv6 hop-by-hop header.
 emit("IN_ACK4_VLAN", frame(4, F4["client"], F4["vip"], "ack", vlan=100), "tagged client -> VIP")
 emit("NAT_IN_ACK4_VLAN", frame(4, F4["client"], F4["real"], "ack", ttl=63, mac=OUT, vlan=100), "tagged NAT in")
