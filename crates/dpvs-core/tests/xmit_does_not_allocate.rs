@@ -5,6 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use dpvs_core::xmit::fullnat;
 use dpvs_core::xmit::tunnel::{self, Tunnel, TunnelKind};
 use dpvs_core::xmit::{
     transmit, Direction, Egress, Endpoint, Flow, Method, PacketBuf, SliceBuf, TtlPolicy,
@@ -217,6 +218,7 @@ fn transforms_do_not_allocate() {
         .map(|(_, input, _, _)| {
             let mut raw = vec![0u8; 64];
             raw.extend_from_slice(input);
+            raw.resize(raw.len() + 32, 0);
             (raw, input.len())
         })
         .collect();
@@ -228,6 +230,7 @@ fn transforms_do_not_allocate() {
         let mut buf = SliceBuf::new(raw, 64, *len).unwrap();
         if transmit(m, &mut buf, f, *dir, &egress).is_ok() {
             forwarded += 1;
+            let _ = fullnat::insert_toa(&mut buf, f.client, 1500);
             clients.push(tunnel::client_error(buf.data(), Some(1500)).is_ok());
         }
     }
