@@ -25,7 +25,9 @@
 //! # Common rules (and where they follow the kernel)
 //! - Checksums are updated incrementally (RFC 1624), never recomputed, except: an IPv6 UDP
 //!   datagram with a zero (invalid) checksum gets a full one (as `udp_dnat_handler`), and the
-//!   new headers of an encapsulation are computed whole. A wrong TCP/UDP/ICMP checksum is not
+//!   headers an encapsulation adds are computed whole (an optional GUE/GRE checksum covers the
+//!   inner packet too). Several changes to one header are summed and applied in one update
+//!   (the kernel's chained `ip_vs_check_diff*`). A wrong TCP/UDP/ICMP checksum is not
 //!   verified and stays exactly as wrong (the kernel's fast path); a wrong IPv4 header checksum
 //!   is dropped ([`XmitDrop::BadChecksum`], as `ip_rcv` does before IPVS sees the packet); a
 //!   wrong ICMP checksum on an ICMP error is dropped (as `ip_vs_in_icmp`).
@@ -47,8 +49,18 @@
 //! - Nothing is modified when a drop is returned: every check runs before the first write.
 //! - Address families: NAT and full-NAT need every address of the flow in the packet's family
 //!   (NAT64 is out of scope); a tunnel may carry IPv4 in IPv6 and IPv6 in IPv4, as the kernel's.
+//! - Ethernet padding after the IP packet is kept by the in-place rewrites (and counted in
+//!   [`Forward::len`]); encapsulation and TOA insertion trim it.
 //! - The caller has matched the packet to the flow; the transforms read the old addresses and
 //!   ports from the packet itself, so checksums stay right whatever the packet holds.
+
+//!
+//! # Tests
+//! Each method's tests are fixture tables (`Case { description, input builder, flow,
+//! direction, expected frame or drop }`, after Katran) whose expected frames are built from
+//! scratch by scapy (`testdata/gen_fixtures.py` writes `fixtures.rs`), compared byte for byte
+//! and checked by full checksum recomputation, plus truncation at every length, corruption
+//! and round-trip property tests.
 
 pub mod dr;
 pub mod fullnat;
