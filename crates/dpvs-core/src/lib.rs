@@ -20,6 +20,8 @@
 //! - [`worker`]: a worker's mutable state and the packet-path glue (`ip_vs_in`,
 //!   `ip_vs_schedule`, `ip_vs_out`, expiry).
 //! - [`mod@drop`], [`stats`]: named drop reasons and traffic counters.
+//! - [`pipeline`]: the per-frame packet path of a worker (parse, classify, connection,
+//!   transmit) and the real-server simulator.
 //! - [`addr`]: how addresses are stored.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,6 +30,7 @@ pub mod addr;
 pub mod conn;
 pub mod dest;
 pub mod drop;
+pub mod pipeline;
 pub mod proto;
 pub mod sched;
 pub mod service;
