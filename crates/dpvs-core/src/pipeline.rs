@@ -52,7 +52,7 @@ use std::ops::RangeInclusive;
 
 use dpvs_wire::ethernet::{EthernetRepr, Frame};
 use dpvs_wire::{checksum, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, EtherType, EthernetAddress};
-use dpvs_wire::{IpProtocol, Error as WireError};
+use dpvs_wire::{Error as WireError, IpProtocol};
 
 use crate::addr;
 use crate::conn::{Conn, ConnKey};
@@ -525,7 +525,13 @@ impl Pipeline {
     }
 
     #[inline]
-    fn transmit_conn<B, R>(&mut self, conn: &Conn, dir: Direction, buf: &mut B, router: &mut R) -> Verdict
+    fn transmit_conn<B, R>(
+        &mut self,
+        conn: &Conn,
+        dir: Direction,
+        buf: &mut B,
+        router: &mut R,
+    ) -> Verdict
     where
         B: PacketBuf + ?Sized,
         R: Router + ?Sized,
@@ -730,8 +736,20 @@ fn upper_layer(protocol: u8, v6: bool, l4: &[u8]) -> Result<L4, XmitDrop> {
 /// type changed with an incremental checksum update, TTL 64. A wrong ICMP checksum is
 /// [`XmitDrop::BadChecksum`] (the kernel's `icmp_rcv` checks it).
 fn echo_reply(frame: &mut [u8], p: &xmit::Parsed) -> Verdict {
-    let drop = |x| Verdict::Drop(PacketDrop::Xmit(x));
     let end = p.l2_len + p.ip_len;
+    let ok = {
+        let (hdr, l4) = frame[p.l2_len..end].split_at(p.l3_len);
+        match p.family {
+            Family::V4 => icmpv4::Packet::new_unchecked(l4).verify_checksum(),
+            Family::V6 => {
+                let ip = ipv6::Packet::new_unchecked(hdr);
+                icmpv6::Packet::new_unchecked(l4).verify_checksum(ip.src_addr(), ip.dst_addr())
+            }
+        }
+    };
+    if !ok {
+        return Verdict::Drop(PacketDrop::Xmit(XmitDrop::BadChecksum));
+    }
     {
         let mut f = Frame::new_unchecked(&mut *frame);
         let (s, d) = (f.src_addr(), f.dst_addr());
@@ -742,9 +760,6 @@ fn echo_reply(frame: &mut [u8], p: &xmit::Parsed) -> Verdict {
     match p.family {
         Family::V4 => {
             let mut m = icmpv4::Packet::new_unchecked(&mut *l4);
-            if !m.verify_checksum() {
-                return drop(XmitDrop::BadChecksum);
-            }
             let old = u16::from_be_bytes([8, m.msg_code()]);
             let new = u16::from_be_bytes([0, m.msg_code()]);
             m.set_msg_type(icmpv4::Message::ECHO_REPLY);
@@ -761,9 +776,6 @@ fn echo_reply(frame: &mut [u8], p: &xmit::Parsed) -> Verdict {
             let mut ip = ipv6::Packet::new_unchecked(hdr);
             let (s, d) = (ip.src_addr(), ip.dst_addr());
             let mut m = icmpv6::Packet::new_unchecked(&mut *l4);
-            if !m.verify_checksum(s, d) {
-                return drop(XmitDrop::BadChecksum);
-            }
             let old = u16::from_be_bytes([128, m.msg_code()]);
             let new = u16::from_be_bytes([129, m.msg_code()]);
             m.set_msg_type(icmpv6::Message::ECHO_REPLY);
@@ -946,9 +958,9 @@ pub fn build_probe(t: &FiveTuple, out: &mut [u8]) -> Option<usize> {
         (IPPROTO_TCP, s, d) => tcp::Packet::new_unchecked(seg).fill_checksum(s, d).ok()?,
         (IPPROTO_UDP, s, d) => udp::Packet::new_unchecked(seg).fill_checksum(s, d).ok()?,
         (IPPROTO_ICMP, IpAddr::V4(_), _) => icmpv4::Packet::new_unchecked(seg).fill_checksum(),
-        (IPPROTO_ICMPV6, IpAddr::V6(s), IpAddr::V6(d)) => {
-            icmpv6::Packet::new_unchecked(seg).fill_checksum(s, d).ok()?
-        }
+        (IPPROTO_ICMPV6, IpAddr::V6(s), IpAddr::V6(d)) => icmpv6::Packet::new_unchecked(seg)
+            .fill_checksum(s, d)
+            .ok()?,
         _ => {}
     }
     Some(len)
