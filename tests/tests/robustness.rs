@@ -3,7 +3,7 @@
 //! as the kernel would or drop the connection, never crash or hang, and never
 //! change its state for a refused request.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -33,22 +33,7 @@ mod raw {
 
     impl Client {
         pub fn connect(path: &Path) -> Client {
-            use std::os::unix::ffi::OsStrExt;
-            // SAFETY: socket() takes no pointers.
-            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
-            check(fd as isize, "socket");
-            // SAFETY: fd is a fresh socket owned by nobody else.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: sockaddr_un is plain old data; all-zero is valid.
-            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-            for (d, s) in addr.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
-                *d = *s as libc::c_char;
-            }
-            let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-            // SAFETY: addr is a valid sockaddr_un of `len` bytes.
-            let r = unsafe { libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) };
-            check(r as isize, "connect");
+            let fd = dpvs_e2e::seqpacket_connect_fd(path).expect("connect to dpvsd");
             let tv = libc::timeval { tv_sec: 10, tv_usec: 0 };
             // SAFETY: tv is a live timeval of the size passed.
             unsafe {
