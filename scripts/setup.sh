@@ -20,6 +20,15 @@ for p in "${PKGS[@]}"; do
 done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
+  # Packages such as keepalived, nginx and haproxy start their services when
+  # installed; the tests start their own instances on their own addresses, so
+  # deny service starts for the duration of the install (Debian's policy-rc.d).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
