@@ -12,6 +12,8 @@ PKGS=(
   libdpdk-dev dpdk
   # test tools: namespaces, capabilities, traffic ends
   iproute2 util-linux libcap2-bin procps curl python3
+  # netns testbed and bench/netns-compare.sh: real servers, balancers, load generators, plot
+  nftables nginx haproxy wrk iperf3 gnuplot-nox
 )
 
 missing=()
