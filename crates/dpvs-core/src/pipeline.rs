@@ -55,7 +55,7 @@ use dpvs_wire::{checksum, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, EtherType, Ether
 use dpvs_wire::{Error as WireError, IpProtocol};
 
 use crate::addr;
-use crate::conn::{Conn, ConnKey};
+use crate::conn::{Conn, ConnKey, ConnRef};
 use crate::drop::DropReason;
 use crate::proto::TcpFlags;
 use crate::service::{DestId, FwdMethod, Service, Snapshot};
@@ -209,6 +209,9 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     /// Every VIP of a tuple service, sorted: `(v6, address bits)`.
     vips: Vec<(bool, u128)>,
+    /// Every tuple service key, sorted: `(v6, VIP bits, protocol, port)`. A binary search
+    /// here is cheaper than the snapshot's hash map for the few services a node has.
+    tuples: Vec<(bool, u128, u8, u16)>,
     counters: PipelineCounters,
     ident: u16,
 }
@@ -249,6 +252,7 @@ impl Pipeline {
             worker: Worker::new(cfg.worker, snap, now_ms),
             cfg,
             vips: vips_of(snap),
+            tuples: tuples_of(snap),
             counters: PipelineCounters::default(),
             ident: 0,
         }
@@ -293,6 +297,7 @@ impl Pipeline {
     pub fn apply_snapshot(&mut self, old: &Snapshot, new: &Snapshot) {
         self.worker.apply_snapshot(old, new);
         self.vips = vips_of(new);
+        self.tuples = tuples_of(new);
     }
 
     /// Runs at most `max` due connection timers ([`Worker::expire_some`]).
@@ -309,6 +314,15 @@ impl Pipeline {
     #[inline]
     fn is_vip(&self, v6: bool, a: u128) -> bool {
         self.vips.binary_search(&(v6, a)).is_ok()
+    }
+
+    /// Whether `snap.find` would find a service for this unmarked packet (the exact tuple,
+    /// or the port-zero service of its VIP).
+    #[inline]
+    fn has_tuple_service(&self, v6: bool, protocol: u8, addr: u128, port: u16) -> bool {
+        let t = &self.tuples;
+        t.binary_search(&(v6, addr, protocol, port)).is_ok()
+            || (port != 0 && t.binary_search(&(v6, addr, protocol, 0)).is_ok())
     }
 
     /// Processes one received frame (see the module documentation). `fwmark` is the mark the
@@ -443,24 +457,31 @@ impl Pipeline {
                 } else {
                     return Verdict::ToKernel;
                 };
-                let conn = *t.get(c);
-                return self.transmit_conn(&conn, dir, buf, router);
+                return self.transmit_conn(c, dir, buf, router);
             }
             L4::Other => return Verdict::ToKernel,
         }
 
         // client -> VIP
         if !matches!(upper, L4::EchoReply { .. }) {
-            let svc = snap.find(v6, fwmark, protocol, daddr, pkt.dport);
-            if svc.is_some() || self.worker.table().lookup_in(&pkt.key()).is_some() {
+            // ours if a service matches (process_in then looks the connection up) or a
+            // connection of a service that left exists; the cheap checks first
+            let ours = if fwmark == 0 {
+                self.has_tuple_service(v6, protocol, daddr, pkt.dport)
+                    || (self.is_vip(v6, daddr)
+                        && self.worker.table().lookup_in(&pkt.key()).is_some())
+            } else {
+                snap.find(v6, fwmark, protocol, daddr, pkt.dport).is_some()
+                    || self.worker.table().lookup_in(&pkt.key()).is_some()
+            };
+            if ours {
                 if ttl_expires {
                     return Verdict::Drop(PacketDrop::Xmit(XmitDrop::TtlExpired));
                 }
                 return match self.worker.process_in(snap, &pkt, now_ms, hooks) {
                     Err(e) => Verdict::Drop(PacketDrop::Core(e)),
                     Ok(Scheduled::Conn(c)) => {
-                        let conn = *self.worker.table().get(c);
-                        self.transmit_conn(&conn, Direction::In, buf, router)
+                        self.transmit_conn(c, Direction::In, buf, router)
                     }
                     Ok(Scheduled::OnePacket(op)) => self.transmit_one(&pkt, &op, buf, router),
                 };
@@ -482,8 +503,7 @@ impl Pipeline {
         }
         match self.worker.process_out(snap, &pkt, now_ms) {
             Some(c) => {
-                let conn = *self.worker.table().get(c);
-                self.transmit_conn(&conn, Direction::Out, buf, router)
+                self.transmit_conn(c, Direction::Out, buf, router)
             }
             None => Verdict::ToKernel,
         }
@@ -496,7 +516,7 @@ impl Pipeline {
 
     /// The method for a dest's forwarding method; `None`: the kernel's business (local, bypass).
     #[inline]
-    fn method(&mut self, fwd: FwdMethod, real: IpAddr, entropy: u32) -> Result<Method, Verdict> {
+    fn method(&mut self, fwd: FwdMethod, flow: &Flow) -> Result<Method, Verdict> {
         Ok(match fwd {
             FwdMethod::Masq => Method::Nat,
             FwdMethod::FullNat => Method::FullNat {
@@ -505,7 +525,7 @@ impl Pipeline {
             FwdMethod::DirectRoute => Method::DirectRoute,
             FwdMethod::Tunnel => {
                 let t = &self.cfg.tunnel;
-                let src = match real {
+                let src = match flow.real.addr {
                     IpAddr::V4(_) => t.src4.map(IpAddr::V4),
                     IpAddr::V6(_) => t.src6.map(IpAddr::V6),
                 };
@@ -517,7 +537,9 @@ impl Pipeline {
                     csum: t.csum,
                     src,
                     ident: self.next_ident(),
-                    entropy,
+                    // computed here only: reading the client address back right after
+                    // building the flow stalls on store forwarding
+                    entropy: entropy_of(flow.client.port, flow.vip.port, flow.client.addr),
                 })
             }
             FwdMethod::Local | FwdMethod::Bypass => return Err(Verdict::ToKernel),
@@ -527,7 +549,7 @@ impl Pipeline {
     #[inline]
     fn transmit_conn<B, R>(
         &mut self,
-        conn: &Conn,
+        c: ConnRef,
         dir: Direction,
         buf: &mut B,
         router: &mut R,
@@ -536,9 +558,9 @@ impl Pipeline {
         B: PacketBuf + ?Sized,
         R: Router + ?Sized,
     {
-        let flow = flow_of(conn);
-        let entropy = entropy_of(conn.cport(), conn.vport(), flow.client.addr);
-        self.transmit(conn.fwd(), &flow, dir, entropy, buf, router)
+        let conn = self.worker.table().get(c);
+        let (flow, fwd) = (flow_of(conn), conn.fwd());
+        self.transmit(fwd, &flow, dir, buf, router)
     }
 
     fn transmit_one<B, R>(
@@ -558,8 +580,7 @@ impl Pipeline {
             local: None,
             real: Endpoint::new(op.daddr, op.dport),
         };
-        let entropy = entropy_of(pkt.sport, pkt.dport, flow.client.addr);
-        self.transmit(op.fwd, &flow, Direction::In, entropy, buf, router)
+        self.transmit(op.fwd, &flow, Direction::In, buf, router)
     }
 
     #[inline]
@@ -568,7 +589,6 @@ impl Pipeline {
         fwd: FwdMethod,
         flow: &Flow,
         dir: Direction,
-        entropy: u32,
         buf: &mut B,
         router: &mut R,
     ) -> Verdict
@@ -576,7 +596,7 @@ impl Pipeline {
         B: PacketBuf + ?Sized,
         R: Router + ?Sized,
     {
-        let method = match self.method(fwd, flow.real.addr, entropy) {
+        let method = match self.method(fwd, flow) {
             Ok(m) => m,
             Err(v) => return v,
         };
@@ -638,6 +658,27 @@ fn vips_of(snap: &Snapshot) -> Vec<(bool, u128)> {
         .collect();
     v.sort_unstable();
     v.dedup();
+    v
+}
+
+/// The tuple service keys of a snapshot, sorted.
+fn tuples_of(snap: &Snapshot) -> Vec<(bool, u128, u8, u16)> {
+    let mut v: Vec<_> = snap
+        .services()
+        .iter()
+        .filter_map(|s| match s.key {
+            crate::service::ServiceKey::Tuple {
+                addr,
+                protocol,
+                port,
+            } => {
+                let (a, v6) = addr::to_bits(addr);
+                Some((v6, a, protocol, port))
+            }
+            crate::service::ServiceKey::Fwmark { .. } => None,
+        })
+        .collect();
+    v.sort_unstable();
     v
 }
 
