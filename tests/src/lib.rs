@@ -9,6 +9,8 @@
 //! (`ipvsadm.c`) and `ipvs_strerror` (`libipvs/libipvs.c`), plus the kernel's semantics
 //! (`net/netfilter/ipvs/ip_vs_ctl.c`); see [`text`].
 
+pub mod netns;
+
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
