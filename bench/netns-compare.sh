@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# Load-balancer comparison on the netns testbed (a benchmark, not a test). Builds the topology
+# of tests/src/netns.rs with `ip netns`, nginx real servers, and measures, one after another in
+# one run, the same three figures through each path:
+#
+#   kernel-routing  client -> real servers directly, routed by the lb namespace's kernel
+#                   (no balancer; the testbed's own limit)
+#   nftables-dnat   VIP 10.90.0.100 DNATed in the lb namespace (numgen inc mod 2), conntrack
+#   haproxy-tcp     HAProxy (mode tcp, roundrobin) in the lb namespace on VIP 10.90.0.101
+#   dpvsd-fullnat   not yet: dpvsd has no dataplane (hook: dpvsd_setup below)
+#   dpvsd-nat       not yet
+#
+# Figures (each DURATION seconds, default 10):
+#   new conn/s      wrk -t2 -c32 -H 'Connection: close': every request is a new TCP connection
+#                   (handshake, one request, close), so requests/s = connections/s
+#   req/s keepalive wrk -t2 -c64: persistent connections
+#   UDP pkt/s       iperf3 -u -b 0 -l 64 (64-byte payloads, unlimited rate), two flows, one per
+#                   real server: the packets the servers RECEIVED per second (sent - lost), the
+#                   forwarding rate, not the sender's rate. HAProxy proxies no UDP: n/a.
+# For kernel-routing, every figure is two load generators at once, one per real server
+# (half the connections / one UDP flow each), summed, so that it uses the same two servers.
+# iperf3's control connection (TCP) and its data flow (UDP) must reach the same server, which a
+# per-connection numgen cannot promise: the UDP figure of nftables-dnat maps VIP:5201 to rs0 and
+# VIP:5202 to rs1 (still a DNAT with conntrack per flow).
+#
+# Nothing is pinned: on a 2-core machine, pinning would only decide which of load generator,
+# servers and the forwarding softirqs starves; all of them share both cores, as they would
+# share them with dpvsd's worker later. Compare rows of one run, not runs of different days.
+#
+#   bench/netns-compare.sh --out results.csv [--plot results.png] [--duration S]
+#
+# Prints a table, writes CSV to --out, and a PNG (default: --out with .png) when gnuplot is
+# installed. Needs root, iproute2, nftables, nginx, haproxy, wrk, iperf3, curl, python3
+# (scripts/setup.sh installs them). Everything runs in namespaces named dpvsb-<pid>-*; all
+# processes are stopped by pid and every namespace deleted on exit, also on failure or ^C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out= plot= duration=${DURATION:-10}
+while (($#)); do
+  case $1 in
+    --out) out=$2; shift 2 ;;
+    --plot) plot=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$out" ] || { echo "usage: $0 --out FILE.csv [--plot FILE.png] [--duration S]" >&2; exit 2; }
+[ -n "$plot" ] || plot=${out%.csv}.png
+[ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
+for t in ip nft nginx haproxy wrk iperf3 curl python3; do
+  command -v "$t" >/dev/null || { echo "needs $t (run scripts/setup.sh)" >&2; exit 1; }
+done
+
+N=2                                   # real servers
+TAG=dpvsb-$$
+NS_C=$TAG-client NS_LB=$TAG-lb NS_SW=$TAG-switch
+rs_ns() { echo "$TAG-rs$1"; }
+rs_ip() { echo "10.90.2.$((10 + $1))"; }
+VIP_DNAT=10.90.0.100 VIP_HAPROXY=10.90.0.101 VIP_DPVSD=10.90.0.102
+work=$(mktemp -d /tmp/dpvs-netns-bench.XXXXXX)
+pids=()
+
+# ---- HOOK for the dataplane issue: dpvsd -------------------------------------------------
+# dpvsd_setup MODE (fullnat | nat) must: start dpvsd inside "$NS_LB" with DPDK net_af_packet
+# ports on lb-c (client side) and lb-s (server side) after removing the kernel's addresses
+# there (`ip -n "$NS_LB" addr flush dev lb-c` / `lb-s`, so the kernel does not answer beside
+# it), give dpvsd 10.90.1.1 and 10.90.2.1 (and for full-NAT local addresses from
+# 10.90.2.2-10.90.2.9), configure the VIP $VIP_DPVSD: TCP :80 over rs0 and rs1 (rr), UDP
+# :5201 -> rs0:5201 and :5202 -> rs1:5201, in MODE; append dpvsd's pid to pids; return 0 once
+# `curl http://$VIP_DPVSD/` from "$NS_C" answers. dpvsd_teardown stops it and restores the
+# kernel's addresses. Until dpvsd forwards packets, dpvsd_setup returns 1 and the rows read
+# "not yet".
+dpvsd_setup() { return 1; }
+dpvsd_teardown() { :; }
+
+stop_pid() { # pid: SIGTERM, SIGKILL after 5 s, reap
+  local p=$1 i
+  kill "$p" 2>/dev/null || return 0
+  for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+namespaces() { ip netns list | awk -v t="$TAG-" 'index($1, t) == 1 { print $1 }'; }
+cleanup() {
+  local rc=$? p ns
+  trap - EXIT INT TERM
+  dpvsd_teardown || true
+  for p in "${pids[@]}"; do stop_pid "$p"; done
+  for ns in $(namespaces); do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "$work"
+  if [ -n "$(namespaces)" ]; then
+    echo "cleanup: namespaces left behind: $(namespaces | tr '\n' ' ')" >&2
+    rc=1
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+start() { # ns command...: runs in the background, remembers the pid (ip netns exec execs it)
+  local ns=$1; shift
+  ip netns exec "$ns" "$@" >"$work/log.$((${#pids[@]}))" 2>&1 &
+  pids+=($!)
+}
+wait_for() { # what command...: retries for 10 s
+  local what=$1 i; shift
+  for i in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "timed out waiting for $what; logs of the started processes:" >&2
+  tail -n 5 "$work"/log.* >&2 || true
+  exit 1
+}
+
+# ---- topology (the same names and addresses as tests/src/netns.rs) ---------------------
+for ns in "$NS_C" "$NS_LB" "$NS_SW" $(for i in $(seq 0 $((N - 1))); do rs_ns "$i"; done); do
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+done
+ip -n "$NS_C" link add cl0 type veth peer name lb-c netns "$NS_LB"
+ip -n "$NS_LB" link add lb-s type veth peer name sw-lb netns "$NS_SW"
+ip -n "$NS_SW" link add br0 type bridge stp_state 0
+ip -n "$NS_SW" link set sw-lb master br0
+for l in cl0; do ip -n "$NS_C" link set $l up; done
+for l in lb-c lb-s; do ip -n "$NS_LB" link set $l up; done
+for l in br0 sw-lb; do ip -n "$NS_SW" link set $l up; done
+ip -n "$NS_C" addr add 10.90.1.2/24 dev cl0
+ip -n "$NS_C" route add default via 10.90.1.1
+ip -n "$NS_LB" addr add 10.90.1.1/24 dev lb-c
+ip -n "$NS_LB" addr add 10.90.2.1/24 dev lb-s
+ip -n "$NS_LB" addr add $VIP_HAPROXY/32 dev lo
+nsx "$NS_LB" sysctl -qw net.ipv4.ip_forward=1
+for i in $(seq 0 $((N - 1))); do
+  ns=$(rs_ns "$i")
+  ip -n "$ns" link add eth0 type veth peer name "sw-rs$i" netns "$NS_SW"
+  ip -n "$NS_SW" link set "sw-rs$i" master br0
+  ip -n "$NS_SW" link set "sw-rs$i" up
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" addr add "$(rs_ip "$i")/24" dev eth0
+  ip -n "$ns" route add default via 10.90.2.1
+done
+# Short connections: wide ephemeral port ranges, TIME_WAIT reuse for outgoing connections
+# (client: wrk; lb: HAProxy's server side).
+for ns in "$NS_C" "$NS_LB"; do
+  nsx "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+done
+
+# ---- real servers: nginx (one worker, answers its name) and iperf3 ----------------------
+for i in $(seq 0 $((N - 1))); do
+  d=$work/rs$i
+  mkdir -p "$d/tmp"
+  cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  server {
+    listen 80 backlog=8192;
+    location / { default_type text/plain; return 200 "rs$i\n"; }
+  }
+}
+EOF
+  start "$(rs_ns "$i")" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;'
+  start "$(rs_ns "$i")" iperf3 -s -p 5201
+done
+for i in $(seq 0 $((N - 1))); do
+  wait_for "nginx in rs$i" nsx "$NS_C" curl -sf --max-time 1 "http://$(rs_ip "$i")/"
+done
+
+# ---- measurement ----------------------------------------------------------------------
+wrk_rps() { # close|keepalive connections url... : one wrk per url in parallel (threads and
+            # connections split between them), requests/s summed
+  local mode=$1 total=$2 n i=0 u p files=() jobs=() hdr=()
+  shift 2
+  n=$#
+  [ "$mode" = close ] && hdr=(-H "Connection: close")
+  for u in "$@"; do
+    nsx "$NS_C" wrk -t$((2 / n)) -c$((total / n)) -d"${duration}s" "${hdr[@]}" "$u" \
+      >"$work/wrk.$i" 2>&1 &
+    jobs+=($!); files+=("$work/wrk.$i"); i=$((i + 1))
+  done
+  for p in "${jobs[@]}"; do wait "$p" || true; done
+  for u in "${files[@]}"; do
+    grep -q '^Requests/sec' "$u" || { echo "wrk failed:" >&2; cat "$u" >&2; return 1; }
+    if grep -qE 'Socket errors|Non-2xx' "$u"; then
+      echo "   wrk: $(grep -E 'Socket errors|Non-2xx' "$u" | tr -s ' ' | paste -sd ';')" >&2
+    fi
+  done
+  awk '/^Requests\/sec/ { s += $2 } END { printf "%.0f", s }' "${files[@]}"
+}
+udp_pps() { # host:port... : one iperf3 client each, in parallel; packets received per second
+  local i=0 hp p files=() jobs=()
+  for hp in "$@"; do
+    nsx "$NS_C" iperf3 -c "${hp%:*}" -p "${hp#*:}" -u -b 0 -l 64 -t "$duration" -J \
+      >"$work/iperf.$i" 2>&1 &
+    jobs+=($!); files+=("$work/iperf.$i"); i=$((i + 1))
+  done
+  for p in "${jobs[@]}"; do wait "$p" || true; done
+  python3 - "${files[@]}" <<'PY'
+import json, sys
+total = 0.0
+for f in sys.argv[1:]:
+    try:
+        r = json.load(open(f))
+    except ValueError:
+        sys.exit("iperf3 did not finish: " + open(f).read()[-500:])
+    if "error" in r:
+        sys.exit("iperf3: %s" % r["error"])
+    s = r["end"]["sum"]
+    sent = s["packets"] / s["seconds"]
+    got = (s["packets"] - s["lost_packets"]) / s["seconds"]
+    print("   iperf3 %s: sent %.0f pkt/s, received %.0f pkt/s (%.1f%% lost)"
+          % (r["start"]["connected"][0]["remote_host"], sent, got, s["lost_percent"]), file=sys.stderr)
+    total += got
+print("%.0f" % total)
+PY
+}
+
+declare -A CPS RPS PPS NOTE
+ROWS=(kernel-routing nftables-dnat haproxy-tcp dpvsd-fullnat dpvsd-nat)
+NOT_YET="not yet (dpvsd has no dataplane)"
+# Every path gets its own client source address (10.90.1.2, .3, ...): TIME_WAIT sockets that
+# one path's short connections leave on the real servers (nginx closes first) must not meet the
+# next path's connections from the same ports. The client's TCP timestamps have a random offset
+# per destination address, so a SYN via the VIP can carry an older timestamp than the TIME_WAIT
+# socket it meets, PAWS drops it, and the connection waits for a 1 s SYN retransmit.
+src_index=2
+measure() { # row tcp-url... -- udp-host:port...
+  local row=$1 urls=() udps=()
+  shift
+  nsx "$NS_C" ip addr add "10.90.1.$src_index/24" dev cl0 2>/dev/null || true
+  nsx "$NS_C" ip route replace default via 10.90.1.1 dev cl0 src "10.90.1.$src_index"
+  src_index=$((src_index + 1))
+  while (($#)) && [ "$1" != -- ]; do urls+=("$1"); shift; done
+  shift || true
+  udps=("$@")
+  echo "== $row: new connections/s (${duration} s)" >&2
+  CPS[$row]=$(wrk_rps close 32 "${urls[@]}") || exit 1
+  echo "== $row: requests/s keep-alive (${duration} s)" >&2
+  RPS[$row]=$(wrk_rps keepalive 64 "${urls[@]}") || exit 1
+  if ((${#udps[@]})); then
+    echo "== $row: UDP packets/s (${duration} s)" >&2
+    PPS[$row]=$(udp_pps "${udps[@]}") || exit 1
+  else
+    PPS[$row]=n/a
+  fi
+}
+
+# (a) plain kernel routing, both servers at once
+measure kernel-routing "http://$(rs_ip 0)/" "http://$(rs_ip 1)/" -- "$(rs_ip 0):5201" "$(rs_ip 1):5201"
+NOTE[kernel-routing]="no balancer: one load generator per real server"
+
+# (b) nftables DNAT in the lb namespace
+nsx "$NS_LB" nft -f - <<EOF
+table ip dpvsb {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr $VIP_DNAT tcp dport 80 dnat to numgen inc mod 2 map { 0 : $(rs_ip 0), 1 : $(rs_ip 1) }
+    ip daddr $VIP_DNAT meta l4proto { tcp, udp } th dport 5201 dnat to $(rs_ip 0):5201
+    ip daddr $VIP_DNAT meta l4proto { tcp, udp } th dport 5202 dnat to $(rs_ip 1):5201
+  }
+}
+EOF
+wait_for "the DNAT VIP" nsx "$NS_C" curl -sf --max-time 1 "http://$VIP_DNAT/"
+measure nftables-dnat "http://$VIP_DNAT/" -- "$VIP_DNAT:5201" "$VIP_DNAT:5202"
+NOTE[nftables-dnat]="numgen inc mod 2; UDP: one flow per server"
+nsx "$NS_LB" nft delete table ip dpvsb # conntrack hooks go with the last NAT rule
+
+# (c) HAProxy, TCP mode
+cat >"$work/haproxy.cfg" <<EOF
+global
+  maxconn 8000 # fds: 2 per connection; the hard limit here is 20000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend vip
+  bind $VIP_HAPROXY:80
+  default_backend rs
+backend rs
+  balance roundrobin
+  server rs0 $(rs_ip 0):80
+  server rs1 $(rs_ip 1):80
+EOF
+start "$NS_LB" haproxy -db -f "$work/haproxy.cfg"
+wait_for "HAProxy" nsx "$NS_C" curl -sf --max-time 1 "http://$VIP_HAPROXY/"
+measure haproxy-tcp "http://$VIP_HAPROXY/" --
+NOTE[haproxy-tcp]="HAProxy $(haproxy -v | awk 'NR==1 { print $3 }'), default threads; no UDP"
+stop_pid "${pids[-1]}"
+unset 'pids[-1]'
+
+for mode in fullnat nat; do
+  row=dpvsd-$mode
+  if dpvsd_setup "$mode"; then
+    measure "$row" "http://$VIP_DPVSD/" -- "$VIP_DPVSD:5201" "$VIP_DPVSD:5202"
+    NOTE[$row]="dpvsd $mode"
+    dpvsd_teardown
+  else
+    CPS[$row]=$NOT_YET RPS[$row]= PPS[$row]= NOTE[$row]=
+  fi
+done
+
+# ---- report -----------------------------------------------------------------------------
+echo
+echo "netns-compare: $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) cores, ${duration} s per figure, unpinned"
+fmt='%-16s %12s %18s %12s  %s\n'
+printf "$fmt" path "new conn/s" "req/s keep-alive" "UDP pkt/s" notes
+echo "path,new_conn_per_s,req_per_s_keepalive,udp_pkt_per_s,notes" >"$out"
+for row in "${ROWS[@]}"; do
+  if [ "${CPS[$row]}" = "$NOT_YET" ]; then
+    printf '%-16s %s\n' "$row" "$NOT_YET"
+    echo "$row,,,,$NOT_YET" >>"$out"
+  else
+    printf "$fmt" "$row" "${CPS[$row]}" "${RPS[$row]}" "${PPS[$row]}" "${NOTE[$row]}"
+    echo "$row,${CPS[$row]},${RPS[$row]},${PPS[$row]},${NOTE[$row]}" >>"$out"
+  fi
+done
+echo "CSV: $out"
+
+# ---- plot (optional) --------------------------------------------------------------------
+if command -v gnuplot >/dev/null; then
+  dat=$work/plot.dat
+  awk -F, 'NR > 1 {
+      label = $1; if ($2 == "") label = label " (not yet)"
+      for (i = 2; i <= 4; i++) if ($i == "" || $i == "n/a") $i = "NaN"
+      printf "\"%s\" %s %s %s\n", label, $2, $3, $4 }' "$out" >"$dat"
+  gnuplot <<EOF
+set terminal pngcairo size 1500,520 font "sans,10"
+set output "$plot"
+set datafile missing "NaN"
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set grid ytics
+set yrange [0:*]
+set xtics rotate by -30 scale 0
+set xrange [-0.6:${#ROWS[@]} - 0.4]
+set lmargin 9
+set rmargin 7
+set offsets 0, 0, graph 0.08, 0
+set bmargin 8
+set format y "%.0s%c"
+set multiplot layout 1,3 title "Load-balancer paths on the netns testbed ($(nproc) cores, ${duration} s per figure, $(date -u +%Y-%m-%d)); dpvsd rows: not yet measured"
+set title "new TCP connections/s (wrk, Connection: close)"
+plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa" notitle, "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
+set title "requests/s, keep-alive (wrk)"
+plot "$dat" using 0:3:xtic(1) with boxes lc rgb "#228833" notitle, "" using 0:3:(sprintf("%.0f", \$3)) with labels offset 0,0.8 notitle
+set title "UDP packets/s received, 64-byte payload (iperf3)"
+plot "$dat" using 0:4:xtic(1) with boxes lc rgb "#cc6677" notitle, "" using 0:4:(sprintf("%.0f", \$4)) with labels offset 0,0.8 notitle
+unset multiplot
+EOF
+  echo "plot: $plot"
+else
+  echo "plot: skipped (gnuplot is not installed)"
+fi
