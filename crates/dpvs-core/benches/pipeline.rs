@@ -8,6 +8,9 @@
 //!   schedule with `wlc` over 8 dests, local address and port, insert). The table is emptied
 //!   outside the timed loop every 400 000 connections.
 //! - `baseline/swap_macs`: the frame copy every case does, plus a MAC swap.
+//! - `parts/worker_process_in`, `parts/fullnat_xmit`: the two big steps of the established
+//!   case alone (the worker's connection step; the copy and the full-NAT transform), so the
+//!   pipeline's own share is the difference.
 //!
 //! Each iteration copies the received frame into the same buffer first, so every case does
 //! the same copy and the difference to the baseline is the pipeline's own cost.
@@ -24,11 +27,13 @@ use dpvs_core::conn::{ConnTable, ConnTableConfig, ENTRY_BYTES};
 use dpvs_core::pipeline::{
     build_probe, FiveTuple, LocalAddrPool, NextHop, Pipeline, PipelineConfig, Verdict,
 };
+use dpvs_core::proto::TcpFlags;
 use dpvs_core::service::{
     DestConfig, DestId, FwdMethod, Netmask, ServiceConfig, ServiceId, ServiceKey, Settings,
     Snapshot, SnapshotBuilder,
 };
-use dpvs_core::xmit::{SliceBuf, TtlPolicy};
+use dpvs_core::worker::{Packet, Worker, WorkerConfig};
+use dpvs_core::xmit::{fullnat, Direction, Egress, Endpoint, Flow, SliceBuf, TtlPolicy};
 use dpvs_core::Thresholds;
 use dpvs_wire::{ipv4, tcp, EthernetAddress};
 
@@ -181,6 +186,65 @@ fn bench(c: &mut Criterion) {
             })
         });
         assert_eq!(pl.counters().forwarded, pl.counters().rx);
+    }
+
+    // the parts of (a), for the breakdown: the worker's connection step alone, and the
+    // full-NAT transform alone (with the same copy), on the same hot flow
+    {
+        let mut w = Worker::new(
+            WorkerConfig {
+                table: ConnTableConfig {
+                    capacity: 1 << 16,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            &snap,
+            0,
+        );
+        let mut pool = pool();
+        let p = Packet::new(6, IpAddr::V4(CLIENT), 40000, IpAddr::V4(VIP), 80).with_len(84);
+        w.process_in(&snap, &p.with_flags(TcpFlags::SYN), 1, &mut pool)
+            .unwrap();
+        let ack = p.with_flags(TcpFlags::ACK);
+        let mut now = 3;
+        g.bench_function("parts/worker_process_in", |b| {
+            b.iter(|| {
+                now += 1;
+                black_box(
+                    w.process_in(&snap, black_box(&ack), now >> 10, &mut pool)
+                        .is_ok(),
+                );
+            })
+        });
+        let c = w.table().lookup_in(&ack.key()).unwrap();
+        let conn = w.table().get(c);
+        let flow = Flow {
+            client: Endpoint::new(conn.caddr(), conn.cport()),
+            vip: Endpoint::new(conn.vaddr(), conn.vport()),
+            local: conn.laddr().map(|(a, p)| Endpoint::new(a, p)),
+            real: Endpoint::new(conn.daddr(), conn.dport()),
+        };
+        let h = hop();
+        let egress = Egress {
+            src_mac: h.src_mac,
+            dst_mac: h.dst_mac,
+            mtu: h.mtu,
+            ttl: TtlPolicy::Decrement,
+        };
+        g.bench_function("parts/fullnat_xmit", |b| {
+            b.iter(|| {
+                buf[..HEADROOM + len].copy_from_slice(&rx[..HEADROOM + len]);
+                let r = fullnat::xmit(
+                    &mut buf[HEADROOM..HEADROOM + len],
+                    black_box(&flow),
+                    Direction::In,
+                    &egress,
+                    None,
+                );
+                black_box(r.is_ok());
+            })
+        });
     }
 
     // (b) a new connection per packet
