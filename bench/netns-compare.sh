@@ -28,6 +28,7 @@
 # share them with dpvsd's worker later. Compare rows of one run, not runs of different days.
 #
 #   bench/netns-compare.sh --out results.csv [--plot results.png] [--duration S]
+#   bench/netns-compare.sh --replot --out results.csv [--plot results.png]   # PNG of a CSV only
 #
 # Prints a table, writes CSV to --out, and a PNG (default: --out with .png) when gnuplot is
 # installed. Needs root, iproute2, nftables, nginx, haproxy, wrk, iperf3, curl, python3
@@ -36,18 +37,62 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out= plot= duration=${DURATION:-10}
+out= plot= replot= duration=${DURATION:-10}
 while (($#)); do
   case $1 in
     --out) out=$2; shift 2 ;;
     --plot) plot=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
+    --replot) replot=1; shift ;;
     -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# ---- plot: plot_csv CSV PNG (skipped when gnuplot is missing) --------------------------
+plot_csv() {
+  if command -v gnuplot >/dev/null; then
+    local out=$1 plot=$2 dat rows
+    dat=$(mktemp /tmp/dpvs-netns-plot.XXXXXX)
+    rows=$(($(wc -l <"$out") - 1))
+    awk -F, 'NR > 1 {
+        label = $1; if ($2 == "") label = label " (not yet)"
+        for (i = 2; i <= 4; i++) if ($i == "" || $i == "n/a") $i = "NaN"
+        printf "\"%s\" %s %s %s\n", label, $2, $3, $4 }' "$out" >"$dat"
+    gnuplot <<EOF
+set terminal pngcairo size 1500,520 font "sans,10"
+set output "$plot"
+set datafile missing "NaN"
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set grid ytics
+set yrange [0:*]
+set xtics rotate by -30 scale 0
+set xrange [-0.6:$rows - 0.4]
+set lmargin 9
+set rmargin 7
+set offsets 0, 0, graph 0.08, 0
+set bmargin 8
+set format y "%.0s%c"
+set multiplot layout 1,3 title "Load-balancer paths on the netns testbed ($(nproc) cores, ${duration} s per figure, $(date -u -r "$out" +%Y-%m-%d))"
+set title "new TCP connections/s (wrk, Connection: close)"
+plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa" notitle, "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
+set title "requests/s, keep-alive (wrk)"
+plot "$dat" using 0:3:xtic(1) with boxes lc rgb "#228833" notitle, "" using 0:3:(sprintf("%.0f", \$3)) with labels offset 0,0.8 notitle
+set rmargin 11
+set title "UDP packets/s received, 64-byte payload (iperf3)"
+plot "$dat" using 0:4:xtic(1) with boxes lc rgb "#cc6677" notitle, "" using 0:4:(sprintf("%.0f", \$4)) with labels offset 0,0.8 notitle
+unset multiplot
+EOF
+    rm -f "$dat"
+    echo "plot: $plot"
+  else
+    echo "plot: skipped (gnuplot is not installed)"
+  fi
+}
+
 [ -n "$out" ] || { echo "usage: $0 --out FILE.csv [--plot FILE.png] [--duration S]" >&2; exit 2; }
 [ -n "$plot" ] || plot=${out%.csv}.png
+if [ -n "$replot" ]; then plot_csv "$out" "$plot"; exit 0; fi
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 for t in ip nft nginx haproxy wrk iperf3 curl python3; do
   command -v "$t" >/dev/null || { echo "needs $t (run scripts/setup.sh)" >&2; exit 1; }
@@ -331,38 +376,4 @@ for row in "${ROWS[@]}"; do
 done
 echo "CSV: $out"
 
-# ---- plot (optional) --------------------------------------------------------------------
-if command -v gnuplot >/dev/null; then
-  dat=$work/plot.dat
-  awk -F, 'NR > 1 {
-      label = $1; if ($2 == "") label = label " (not yet)"
-      for (i = 2; i <= 4; i++) if ($i == "" || $i == "n/a") $i = "NaN"
-      printf "\"%s\" %s %s %s\n", label, $2, $3, $4 }' "$out" >"$dat"
-  gnuplot <<EOF
-set terminal pngcairo size 1500,520 font "sans,10"
-set output "$plot"
-set datafile missing "NaN"
-set style fill solid 0.8 border -1
-set boxwidth 0.6
-set grid ytics
-set yrange [0:*]
-set xtics rotate by -30 scale 0
-set xrange [-0.6:${#ROWS[@]} - 0.4]
-set lmargin 9
-set rmargin 7
-set offsets 0, 0, graph 0.08, 0
-set bmargin 8
-set format y "%.0s%c"
-set multiplot layout 1,3 title "Load-balancer paths on the netns testbed ($(nproc) cores, ${duration} s per figure, $(date -u +%Y-%m-%d)); dpvsd rows: not yet measured"
-set title "new TCP connections/s (wrk, Connection: close)"
-plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa" notitle, "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
-set title "requests/s, keep-alive (wrk)"
-plot "$dat" using 0:3:xtic(1) with boxes lc rgb "#228833" notitle, "" using 0:3:(sprintf("%.0f", \$3)) with labels offset 0,0.8 notitle
-set title "UDP packets/s received, 64-byte payload (iperf3)"
-plot "$dat" using 0:4:xtic(1) with boxes lc rgb "#cc6677" notitle, "" using 0:4:(sprintf("%.0f", \$4)) with labels offset 0,0.8 notitle
-unset multiplot
-EOF
-  echo "plot: $plot"
-else
-  echo "plot: skipped (gnuplot is not installed)"
-fi
+plot_csv "$out" "$plot"
