@@ -14,9 +14,14 @@
 #   new conn/s      wrk -t2 -c32 -H 'Connection: close': every request is a new TCP connection
 #                   (handshake, one request, close), so requests/s = connections/s
 #   req/s keepalive wrk -t2 -c64: persistent connections
-#   UDP pkt/s       iperf3 -u -b 0 -l 64 (64-byte payloads, unlimited rate), two flows, one per
-#                   real server: the packets the servers RECEIVED per second (sent - lost), the
-#                   forwarding rate, not the sender's rate. HAProxy proxies no UDP: n/a.
+#   UDP fwd pkt/s   iperf3 -u -b 0 -l 64 (64-byte payloads, unlimited rate), two flows, one per
+#                   real server: the packets the lb namespace sent towards the real servers per
+#                   second (the TX counter of lb-s, before and after, over DURATION): the
+#                   forwarding rate. HAProxy proxies no UDP: n/a.
+#   UDP rcv pkt/s   the same run: what the iperf3 servers received (sent - lost, iperf3's own
+#                   count). Lower than the forwarding rate when the single-threaded receivers
+#                   cannot keep up (their socket buffers overflow: UdpRcvbufErrors), which says
+#                   nothing about the balancer.
 # For kernel-routing, every figure is two load generators at once, one per real server
 # (half the connections / one UDP flow each), summed, so that it uses the same two servers.
 # iperf3's control connection (TCP) and its data flow (UDP) must reach the same server, which a
@@ -56,8 +61,8 @@ plot_csv() {
     rows=$(($(wc -l <"$out") - 1))
     awk -F, 'NR > 1 {
         label = $1; if ($2 == "") label = label " (not yet)"
-        for (i = 2; i <= 4; i++) if ($i == "" || $i == "n/a") $i = "NaN"
-        printf "\"%s\" %s %s %s\n", label, $2, $3, $4 }' "$out" >"$dat"
+        for (i = 2; i <= 5; i++) if ($i == "" || $i == "n/a") $i = "NaN"
+        printf "\"%s\" %s %s %s %s\n", label, $2, $3, $4, $5 }' "$out" >"$dat"
     gnuplot <<EOF
 set terminal pngcairo size 1500,520 font "sans,10"
 set output "$plot"
@@ -79,8 +84,13 @@ plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa" notitle, "" using 0:2:
 set title "requests/s, keep-alive (wrk)"
 plot "$dat" using 0:3:xtic(1) with boxes lc rgb "#228833" notitle, "" using 0:3:(sprintf("%.0f", \$3)) with labels offset 0,0.8 notitle
 set rmargin 11
-set title "UDP packets/s received, 64-byte payload (iperf3)"
-plot "$dat" using 0:4:xtic(1) with boxes lc rgb "#cc6677" notitle, "" using 0:4:(sprintf("%.0f", \$4)) with labels offset 0,0.8 notitle
+set title "UDP packets/s, 64-byte payload (iperf3 -u -b 0)"
+set boxwidth 0.3
+set key top right
+plot "$dat" using (\$0 - 0.15):4:xtic(1) with boxes lc rgb "#cc6677" title "forwarded (lb-s TX)", \\
+     "" using (\$0 + 0.15):5 with boxes lc rgb "#ddcc77" title "received by iperf3", \\
+     "" using (\$0 - 0.15):4:(sprintf("%.0f", \$4)) with labels offset 0,0.8 font ",8" notitle, \\
+     "" using (\$0 + 0.15):5:(sprintf("%.0f", \$5)) with labels offset 0,0.8 font ",8" notitle
 unset multiplot
 EOF
     rm -f "$dat"
@@ -246,18 +256,22 @@ wrk_rps() { # close|keepalive connections url... : one wrk per url in parallel (
   done
   awk '/^Requests\/sec/ { s += $2 } END { printf "%.0f", s }' "${files[@]}"
 }
-udp_pps() { # host:port... : one iperf3 client each, in parallel; packets received per second
-  local i=0 hp p files=() jobs=()
+lb_tx() { nsx "$NS_LB" cat /sys/class/net/lb-s/statistics/tx_packets; }
+udp_pps() { # host:port... : one iperf3 client each, in parallel; prints "forwarded received"
+            # packets per second
+  local i=0 hp p files=() jobs=() tx0 tx1
+  tx0=$(lb_tx)
   for hp in "$@"; do
     nsx "$NS_C" iperf3 -c "${hp%:*}" -p "${hp#*:}" -u -b 0 -l 64 -t "$duration" -J \
       >"$work/iperf.$i" 2>&1 &
     jobs+=($!); files+=("$work/iperf.$i"); i=$((i + 1))
   done
   for p in "${jobs[@]}"; do wait "$p" || true; done
-  python3 - "${files[@]}" <<'PY'
+  tx1=$(lb_tx)
+  python3 - $(((tx1 - tx0) / duration)) "${files[@]}" <<'PY'
 import json, sys
 total = 0.0
-for f in sys.argv[1:]:
+for f in sys.argv[2:]:
     try:
         r = json.load(open(f))
     except ValueError:
@@ -270,11 +284,12 @@ for f in sys.argv[1:]:
     print("   iperf3 %s: sent %.0f pkt/s, received %.0f pkt/s (%.1f%% lost)"
           % (r["start"]["connected"][0]["remote_host"], sent, got, s["lost_percent"]), file=sys.stderr)
     total += got
-print("%.0f" % total)
+print("   lb-s forwarded %s pkt/s" % sys.argv[1], file=sys.stderr)
+print("%s %.0f" % (sys.argv[1], total))
 PY
 }
 
-declare -A CPS RPS PPS NOTE
+declare -A CPS RPS PPS PPSR NOTE
 ROWS=(kernel-routing nftables-dnat haproxy-tcp dpvsd-fullnat dpvsd-nat)
 NOT_YET="not yet (dpvsd has no dataplane)"
 # Every path gets its own client source address (10.90.1.2, .3, ...): TIME_WAIT sockets that
@@ -298,9 +313,10 @@ measure() { # row tcp-url... -- udp-host:port...
   RPS[$row]=$(wrk_rps keepalive 64 "${urls[@]}") || exit 1
   if ((${#udps[@]})); then
     echo "== $row: UDP packets/s (${duration} s)" >&2
-    PPS[$row]=$(udp_pps "${udps[@]}") || exit 1
+    read -r "PPS[$row]" "PPSR[$row]" < <(udp_pps "${udps[@]}" || echo fail fail)
+    [ "${PPS[$row]}" != fail ] || exit 1
   else
-    PPS[$row]=n/a
+    PPS[$row]=n/a PPSR[$row]=n/a
   fi
 }
 
@@ -344,7 +360,7 @@ EOF
 start "$NS_LB" haproxy -db -f "$work/haproxy.cfg"
 wait_for "HAProxy" nsx "$NS_C" curl -sf --max-time 1 "http://$VIP_HAPROXY/"
 measure haproxy-tcp "http://$VIP_HAPROXY/" --
-NOTE[haproxy-tcp]="HAProxy $(haproxy -v | awk 'NR==1 { print $3 }'), default threads; no UDP"
+NOTE[haproxy-tcp]="HAProxy $(haproxy -v | awk 'NR==1 { print $3 }') (nbthread: one per CPU); no UDP"
 stop_pid "${pids[-1]}"
 unset 'pids[-1]'
 
@@ -355,23 +371,23 @@ for mode in fullnat nat; do
     NOTE[$row]="dpvsd $mode"
     dpvsd_teardown
   else
-    CPS[$row]=$NOT_YET RPS[$row]= PPS[$row]= NOTE[$row]=
+    CPS[$row]=$NOT_YET RPS[$row]= PPS[$row]= PPSR[$row]= NOTE[$row]=
   fi
 done
 
 # ---- report -----------------------------------------------------------------------------
 echo
 echo "netns-compare: $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) cores, ${duration} s per figure, unpinned"
-fmt='%-16s %12s %18s %12s  %s\n'
-printf "$fmt" path "new conn/s" "req/s keep-alive" "UDP pkt/s" notes
-echo "path,new_conn_per_s,req_per_s_keepalive,udp_pkt_per_s,notes" >"$out"
+fmt='%-16s %12s %18s %15s %15s  %s\n'
+printf "$fmt" path "new conn/s" "req/s keep-alive" "UDP fwd pkt/s" "UDP rcv pkt/s" notes
+echo "path,new_conn_per_s,req_per_s_keepalive,udp_fwd_pkt_per_s,udp_rcv_pkt_per_s,notes" >"$out"
 for row in "${ROWS[@]}"; do
   if [ "${CPS[$row]}" = "$NOT_YET" ]; then
     printf '%-16s %s\n' "$row" "$NOT_YET"
-    echo "$row,,,,$NOT_YET" >>"$out"
+    echo "$row,,,,,$NOT_YET" >>"$out"
   else
-    printf "$fmt" "$row" "${CPS[$row]}" "${RPS[$row]}" "${PPS[$row]}" "${NOTE[$row]}"
-    echo "$row,${CPS[$row]},${RPS[$row]},${PPS[$row]},${NOTE[$row]}" >>"$out"
+    printf "$fmt" "$row" "${CPS[$row]}" "${RPS[$row]}" "${PPS[$row]}" "${PPSR[$row]}" "${NOTE[$row]}"
+    echo "$row,${CPS[$row]},${RPS[$row]},${PPS[$row]},${PPSR[$row]},${NOTE[$row]//,/;}" >>"$out"
   fi
 done
 echo "CSV: $out"
