@@ -3,8 +3,9 @@
 //!
 //! [`Pipeline::process`] is what a DPDK worker calls for every frame of an rx burst:
 //!
-//! 1. **Parse** Ethernet (one optional 802.1Q tag) and IPv4/IPv6 with the forwarding
-//!    methods' own parser: a truncated header or a length past the frame is
+//! 1. **Parse** Ethernet (one optional 802.1Q tag) and IPv4/IPv6 (untagged IPv4 without
+//!    options at fixed offsets, everything else with the forwarding methods' own parser,
+//!    which gives the same answers): a truncated header or a length past the frame is
 //!    [`XmitDrop::Truncated`], a wrong IPv4 header checksum [`XmitDrop::BadChecksum`] (as
 //!    `ip_rcv`), an IPv4/IPv6 fragment [`XmitDrop::Fragment`] when it is addressed to a VIP
 //!    (this dataplane does not reassemble; fragments for other addresses go to the kernel). A
@@ -33,8 +34,15 @@
 //! always holds ([`Pipeline::check_counters`]).
 //!
 //! Nothing allocates per packet and time is the `now_ms` argument. A packet with TTL ≤ 1 that
-//! would be forwarded under [`TtlPolicy::Decrement`] is dropped before a connection is
-//! created for it.
+//! would be forwarded under [`TtlPolicy::Decrement`] is dropped ([`XmitDrop::TtlExpired`])
+//! before a connection is created or moved for it; under [`TtlPolicy::Keep`] (DPVS's default)
+//! the TTL is not looked at.
+//!
+//! Not done here: DPVS's SYN proxy, TOA insertion (the caller may use
+//! [`xmit::fullnat::insert_toa`]), the ICMP errors the caller may send for `TtlExpired` and
+//! `FragNeeded`, full-NAT one-packet UDP (a one-packet connection has no local address: it is
+//! dropped as [`XmitDrop::Unsupported`]), and the hand-off of packets that reach a worker
+//! other than the connection's owner (the architecture's per-pair rings).
 //!
 //! ICMP echo through a service: DPVS balances ICMP by a service of protocol ICMP (1, or 58
 //! for ICMPv6) and port 0 (`icmp_conn_sched` looks the service up with port 0). Here the
