@@ -1323,3 +1323,61 @@ proptest! {
         prop_assert!(env.pl.worker().table().len() <= env.pl.worker().table().capacity());
     }
 }
+
+fn v4_ep(e: Endpoint) -> (Ipv4Addr, u16) {
+    match e.addr {
+        IpAddr::V4(a) => (a, e.port),
+        IpAddr::V6(_) => unreachable!(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The in-module IPv4 NAT/full-NAT rewrite gives the transforms' bytes exactly.
+    #[test]
+    fn nat4_fast_matches_the_transforms(
+        flow in tu::arb_flow().prop_filter("v4", |f| f.client.addr.is_ipv4()),
+        l4 in tu::arb_l4().prop_filter("tcp or udp", |l| !matches!(l, tu::L4::Echo { .. })),
+        ttl in 1u8..=255,
+        full_nat in any::<bool>(),
+        out in any::<bool>(),
+        decrement in any::<bool>(),
+        mtu in prop_oneof![Just(1500u16), 40u16..200],
+        padding in 0usize..8,
+    ) {
+        let (from, to) = if out { (flow.real, flow.client) } else { (flow.client, flow.vip) };
+        let mut frame = tu::padded(&build(from, to, &l4, ttl, None), padding);
+        let egress = Egress {
+            src_mac: OUR_MAC,
+            dst_mac: NH_MAC,
+            mtu,
+            ttl: if decrement { TtlPolicy::Decrement } else { TtlPolicy::Keep },
+        };
+        let dir = if out { Direction::Out } else { Direction::In };
+        let (src, dst) = match (full_nat, dir) {
+            (false, Direction::In) => (None, Some(v4_ep(flow.real))),
+            (false, Direction::Out) => (Some(v4_ep(flow.vip)), None),
+            (true, Direction::In) => (Some(v4_ep(flow.local.unwrap())), Some(v4_ep(flow.real))),
+            (true, Direction::Out) => (Some(v4_ep(flow.vip)), Some(v4_ep(flow.client))),
+        };
+        let mut want = frame.clone();
+        let v = if full_nat {
+            xmit::fullnat::xmit(&mut want, &flow, dir, &egress, None)
+        } else {
+            xmit::nat::xmit(&mut want, &flow, dir, &egress)
+        };
+        let (p, _, _) = parse_fast(&frame).expect("a plain IPv4 frame");
+        let before = frame.clone();
+        match nat4_fast(&mut frame, &p, src, dst, &egress) {
+            Some(len) => {
+                prop_assert_eq!(Ok(len), v.map(|f| f.len));
+                prop_assert_eq!(hex(&frame), hex(&want));
+            }
+            None => {
+                prop_assert!(v.is_err(), "fast path refused what the transform took");
+                prop_assert_eq!(frame, before);
+            }
+        }
+    }
+}
