@@ -26,7 +26,12 @@
 //!    - anything else → [`Verdict::ToKernel`] (the exception path).
 //! 4. **Transmit** with the connection's method ([`xmit::transmit`]): NAT, DR, tunnel (the
 //!    encapsulation of [`PipelineConfig::tunnel`]) or full-NAT, towards the next hop the
-//!    caller's [`Router`] gives for the real server (in) or the client (out).
+//!    caller's [`Router`] gives for the real server (in) or the client (out). The common case,
+//!    NAT or full-NAT of an untagged option-less IPv4 TCP/UDP frame, is rewritten here
+//!    without parsing the frame a second time; the result is byte for byte what
+//!    [`xmit::nat::xmit`] / [`xmit::fullnat::xmit`] give (a property test compares them), and
+//!    whatever that rewrite does not take (MTU, TTL, MSS clamping of SYNs) goes to the
+//!    transforms.
 //!
 //! Every verdict is counted ([`PipelineCounters`]): drops decided by the connection layer in
 //! the worker's [`DropCounters`](crate::drop::DropCounters), the transforms' and the parser's
