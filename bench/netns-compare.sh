@@ -116,6 +116,7 @@ rs_ip() { echo "10.90.2.$((10 + $1))"; }
 VIP_DNAT=10.90.0.100 VIP_HAPROXY=10.90.0.101 VIP_DPVSD=10.90.0.102
 work=$(mktemp -d /tmp/dpvs-netns-bench.XXXXXX)
 pids=()
+load_before=$(cut -d" " -f1-3 /proc/loadavg)
 
 # ---- HOOK for the dataplane issue: dpvsd -------------------------------------------------
 # dpvsd_setup MODE (fullnat | nat) must: start dpvsd inside "$NS_LB" with DPDK net_af_packet
@@ -378,6 +379,7 @@ done
 # ---- report -----------------------------------------------------------------------------
 echo
 echo "netns-compare: $(date -u +%Y-%m-%dT%H:%MZ), kernel $(uname -r), $(nproc) cores, ${duration} s per figure, unpinned"
+echo "load average before: $load_before, after: $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 fmt='%-16s %12s %18s %15s %15s  %s\n'
 printf "$fmt" path "new conn/s" "req/s keep-alive" "UDP fwd pkt/s" "UDP rcv pkt/s" notes
 echo "path,new_conn_per_s,req_per_s_keepalive,udp_fwd_pkt_per_s,udp_rcv_pkt_per_s,notes" >"$out"
