@@ -1381,3 +1381,40 @@ proptest! {
         }
     }
 }
+
+/// The pool hands out this worker's slice of the ports, of the real server's family, and an
+/// exhausted pool is the connection layer's named drop.
+#[test]
+fn local_address_pool_slices_and_runs_out() {
+    let f = flow4();
+    let snap = snapshot(&[one(IPPROTO_UDP, &f, FwdMethod::FullNat)]);
+    let lip4 = f.local.unwrap().addr;
+    let mut pool = LocalAddrPool::new(&[flow6().local.unwrap().addr, lip4], 1000..=1011, 1, 4);
+    assert_eq!(pool.available(), 6, "1001, 1005, 1009 on each address");
+    let mut pl = Pipeline::new(config(), &snap, 0);
+    let mut ports = Vec::new();
+    for i in 0..4u16 {
+        let c = Endpoint::new(f.client.addr, 3000 + i);
+        let mut frame = pkt(c, f.vip, &udp(b"q"), 64);
+        let n = frame.len();
+        let mut buf = SliceBuf::new(&mut frame, 0, n).unwrap();
+        let v = pl.process(&snap, &mut buf, 1, 0, &mut hop(), &mut pool);
+        if i < 3 {
+            assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+            let out = buf.data();
+            assert_eq!(
+                IpAddr::V4(ipv4::Packet::new_unchecked(&out[14..]).src_addr()),
+                lip4
+            );
+            ports.push(u16::from_be_bytes([out[34], out[35]]));
+        } else {
+            assert_eq!(
+                v,
+                Verdict::Drop(PacketDrop::Core(DropReason::NoLocalAddress))
+            );
+        }
+    }
+    assert_eq!(ports, [1001, 1005, 1009]);
+    assert_eq!(pl.check_counters(), Ok(()));
+    assert_eq!(pl.worker().drops().get(DropReason::NoLocalAddress), 1);
+}
