@@ -524,7 +524,8 @@ impl Pipeline {
         self.ident
     }
 
-    /// The method for a dest's forwarding method; `None`: the kernel's business (local, bypass).
+    /// The transform for a dest's forwarding method, or the verdict when there is none: the
+    /// kernel's business (local, bypass), or a tunnel without a source address.
     #[inline]
     fn method(&mut self, fwd: FwdMethod, flow: &Flow) -> Result<Method, Verdict> {
         Ok(match fwd {
