@@ -7,8 +7,12 @@
 //! keepalived (through ipvs-netlink-shim) configure it, and it persists that
 //! configuration across restarts. The DPDK dataplane comes next.
 
+#![deny(unsafe_code)]
+
 pub mod config;
 pub mod ipvs;
 pub mod notify;
 pub mod server;
+// The daemon's only FFI (SOCK_SEQPACKET, SO_PEERCRED, capget, signalfd).
+#[allow(unsafe_code)]
 mod sys;

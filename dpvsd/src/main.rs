@@ -1,4 +1,5 @@
 //! dpvsd: the dpvs-rs daemon (see the library's documentation).
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
