@@ -329,6 +329,18 @@ mod error_reply_tests {
     use super::*;
 
     #[test]
+    fn proc_read_matches_the_shared_wire_contract() {
+        // The shim depends on nothing but libc, so it keeps its own copy.
+        assert_eq!(DPVS_PROC_READ, ipvs_genl::consts::DPVS_PROC_READ);
+        let (buf, len) = proc_read_request(ProcFile::Conns);
+        let ours: Vec<_> = ipvs_genl::frame::messages(&buf[..len]).collect();
+        assert_eq!(ours.len(), 1);
+        assert_eq!(ours[0].kind, DPVS_PROC_READ);
+        let name = ours[0].payload();
+        assert_eq!(&name[..name.iter().position(|&b| b == 0).unwrap()], b"ip_vs_conn");
+    }
+
+    #[test]
     fn answers_end_at_their_ack_error_or_done() {
         let req = [16, 0, 0, 0, 0x2a, 0, 5, 0, 9, 0, 0, 0, 0, 0, 0, 0];
         let ack = error_reply(&req[..16], 0);

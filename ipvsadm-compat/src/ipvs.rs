@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use ipvs_genl::attr::{Attr, AttrTable};
 use ipvs_genl::consts::{cmd, cmd_attr, info_attr, svc_attr, AF_INET, AF_INET6, IPVS_GENL_NAME, IPVS_GENL_VERSION};
 use ipvs_genl::ctrl::{family_id, getfamily_request};
-use ipvs_genl::frame::{decode_reply, genl_message, messages, Reply, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use ipvs_genl::frame::{decode_reply, genl_message, messages, proc_read_request, Reply, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 use ipvs_genl::ipvs::{
     Daemon, DestEntry, DestParams, DestSpec, FlagsUpdate, McastGroup, ServiceEntry, ServiceKey, ServiceParams,
     ServiceSpec, Stats, CMD_POLICY,
@@ -22,8 +22,7 @@ use crate::sys::{self, SeqPacket};
 
 /// dpvsd's socket when `DPVSD_IPVS_SOCKET` does not say otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/dpvsd/ipvs.sock";
-/// nlmsg_type of dpvsd's private "read /proc/net/<name>" request.
-pub const DPVS_PROC_READ: u16 = 0x7ff0;
+pub use ipvs_genl::consts::DPVS_PROC_READ;
 
 const ENOENT: i32 = 2;
 const ESRCH: i32 = 3;
@@ -606,15 +605,7 @@ impl Ipvs {
             return std::fs::read(format!("/proc/net/{name}")).map_err(|e| io_errno(&e));
         }
         let seq = self.next_seq();
-        let mut payload = name.as_bytes().to_vec();
-        payload.push(0);
-        payload.resize(payload.len().div_ceil(4) * 4, 0);
-        let mut msg = ((16 + payload.len()) as u32).to_ne_bytes().to_vec();
-        msg.extend_from_slice(&DPVS_PROC_READ.to_ne_bytes());
-        msg.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-        msg.extend_from_slice(&seq.to_ne_bytes());
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        msg.extend_from_slice(&payload);
+        let msg = proc_read_request(name, seq);
         self.send(&msg)?;
         let mut text = Vec::new();
         loop {

@@ -173,6 +173,14 @@ pub mod ctrl {
     pub const OP_CAP_HASPOL: u32 = 0x08;
 }
 
+/// nlmsg_type of dpvsd's private "read a /proc/net/ip_vs* file" request
+/// (outside the range generic netlink allocates family ids from). The
+/// payload is the file's base name, NUL-terminated; the answer is messages of
+/// this type whose payloads are consecutive chunks of the text, then
+/// NLMSG_DONE, or an NLMSG_ERROR. ipvs-netlink-shim keeps its own copy (it
+/// depends on nothing but libc); a test there checks the two agree.
+pub const DPVS_PROC_READ: u16 = 0x7ff0;
+
 /// Address families.
 pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;

@@ -221,9 +221,25 @@ pub fn decode_reply<'a>(m: &NlMsg<'a>) -> Reply<'a> {
     }
 }
 
-/// Emits attributes as a bare buffer (re-exported for callers building nests).
-pub fn attrs_bytes(attrs: &[Attr]) -> Vec<u8> {
-    emit_attrs(attrs)
+/// A netlink message with a raw payload: `nlmsg_len` counts the payload, the
+/// buffer is padded to 4 bytes.
+pub fn raw_message(kind: u16, flags: u16, seq: u32, pid: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(NLMSG_HDRLEN + payload.len() + 3);
+    v.extend_from_slice(&((NLMSG_HDRLEN + payload.len()) as u32).to_ne_bytes());
+    v.extend_from_slice(&kind.to_ne_bytes());
+    v.extend_from_slice(&flags.to_ne_bytes());
+    v.extend_from_slice(&seq.to_ne_bytes());
+    v.extend_from_slice(&pid.to_ne_bytes());
+    v.extend_from_slice(payload);
+    v.resize((v.len() + 3) & !3, 0);
+    v
+}
+
+/// dpvsd's request for the text of `/proc/net/<name>` ([`crate::consts::DPVS_PROC_READ`]).
+pub fn proc_read_request(name: &str, seq: u32) -> Vec<u8> {
+    let mut payload = name.as_bytes().to_vec();
+    payload.push(0);
+    raw_message(crate::consts::DPVS_PROC_READ, NLM_F_REQUEST, seq, 0, &payload)
 }
 
 #[cfg(test)]
@@ -293,6 +309,19 @@ mod tests {
     fn short_genl_payload_is_einval() {
         let req = request(0x2a, 5, 1, 0, &[15, 1]);
         assert_eq!(messages(&req).next().unwrap().genl(), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn proc_read_request_is_the_padded_name() {
+        let r = proc_read_request("ip_vs_conn", 4);
+        let mut want = 27u32.to_ne_bytes().to_vec();
+        want.extend_from_slice(&0x7ff0u16.to_ne_bytes());
+        want.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+        want.extend_from_slice(&4u32.to_ne_bytes());
+        want.extend_from_slice(&0u32.to_ne_bytes());
+        want.extend_from_slice(b"ip_vs_conn\0\0");
+        assert_eq!(r, want);
+        assert_eq!(messages(&r).next().unwrap().payload(), b"ip_vs_conn\0");
     }
 
     #[test]

@@ -17,9 +17,7 @@ use tracing::{debug, trace};
 use super::state::{Change, Host};
 use super::Ipvs;
 
-/// nlmsg_type of dpvsd's private "read a /proc/net/ip_vs* file" request,
-/// used by the shim (outside the range generic netlink allocates ids from).
-pub const DPVS_PROC_READ: u16 = 0x7ff0;
+pub use ipvs_genl::consts::DPVS_PROC_READ;
 
 /// Dump datagrams are filled up to this size (the kernel fills skbs up to
 /// what the reader's buffer takes; libnl reads 16 KiB and peeks first).
@@ -103,7 +101,7 @@ impl Ipvs {
         let chunks = text
             .as_bytes()
             .chunks(4096)
-            .map(|c| raw_message(DPVS_PROC_READ, NLM_F_MULTI, m.seq, m.pid, c))
+            .map(|c| frame::raw_message(DPVS_PROC_READ, NLM_F_MULTI, m.seq, m.pid, c))
             .collect();
         Ok(Outcome::Dump(chunks))
     }
@@ -169,19 +167,6 @@ impl Ipvs {
     }
 }
 
-/// A netlink message with a raw payload.
-fn raw_message(kind: u16, flags: u16, seq: u32, pid: u32, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(16 + payload.len() + 3);
-    v.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
-    v.extend_from_slice(&kind.to_ne_bytes());
-    v.extend_from_slice(&flags.to_ne_bytes());
-    v.extend_from_slice(&seq.to_ne_bytes());
-    v.extend_from_slice(&pid.to_ne_bytes());
-    v.extend_from_slice(payload);
-    v.resize((v.len() + 3) & !3, 0);
-    v
-}
-
 /// The kernel interfaces of this host, read from sysfs.
 pub struct SysHost;
 
@@ -205,7 +190,6 @@ mod tests {
     use ipvs_genl::Errno;
 
     use super::super::Ipvs;
-    use super::DPVS_PROC_READ;
 
     const DO: u16 = 0x005;
     const DUMP: u16 = 0x305;
@@ -352,12 +336,7 @@ mod tests {
     #[test]
     fn proc_read_streams_chunks_then_done() {
         let mut i = ipvs();
-        let mut dg = Vec::new();
-        dg.extend_from_slice(&28u32.to_ne_bytes());
-        dg.extend_from_slice(&DPVS_PROC_READ.to_ne_bytes());
-        dg.extend_from_slice(&1u16.to_ne_bytes());
-        dg.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
-        dg.extend_from_slice(b"ip_vs_conn\0\0");
+        let dg = frame::proc_read_request("ip_vs_conn", 1);
         let out = talk(&mut i, &dg, false);
         assert_eq!(out.len(), 2);
         let m = frame::messages(&out[0]).next().unwrap();
