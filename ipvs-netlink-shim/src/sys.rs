@@ -292,10 +292,11 @@ fn reconnect_wait() -> std::time::Duration {
 /// Reconnects, retrying every 50 ms for up to [`reconnect_wait`].
 fn reconnect_patiently(fd: c_int, nl_pid: u32) -> Result<(), c_int> {
     let start = std::time::Instant::now();
+    let wait = reconnect_wait();
     loop {
         match reconnect(fd, nl_pid) {
             Ok(()) => return Ok(()),
-            Err(e) if start.elapsed() >= reconnect_wait() => return Err(e),
+            Err(e) if start.elapsed() >= wait => return Err(e),
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
         }
     }
