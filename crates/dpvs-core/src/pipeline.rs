@@ -222,9 +222,10 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     /// Every VIP of a tuple service, sorted: `(v6, address bits)`.
     vips: Vec<(bool, u128)>,
-    /// Every tuple service key, sorted: `(v6, VIP bits, protocol, port)`. A binary search
-    /// here is cheaper than the snapshot's hash map for the few services a node has.
-    tuples: Vec<(bool, u128, u8, u16)>,
+    /// Every tuple service key, sorted: `(v6, VIP bits, protocol, port)`, with the
+    /// service's index. A binary search here is cheaper than the snapshot's hash map for the
+    /// few services a node has, and its answer saves the worker that lookup.
+    tuples: Vec<((bool, u128, u8, u16), u32)>,
     counters: PipelineCounters,
     ident: u16,
 }
@@ -329,13 +330,17 @@ impl Pipeline {
         self.vips.binary_search(&(v6, a)).is_ok()
     }
 
-    /// Whether `snap.find` would find a service for this unmarked packet (the exact tuple,
-    /// or the port-zero service of its VIP).
+    /// The service `snap.find` finds for this unmarked packet (the exact tuple, or the
+    /// port-zero service of its VIP).
     #[inline]
-    fn has_tuple_service(&self, v6: bool, protocol: u8, addr: u128, port: u16) -> bool {
+    fn tuple_service(&self, v6: bool, protocol: u8, addr: u128, port: u16) -> Option<u32> {
         let t = &self.tuples;
-        t.binary_search(&(v6, addr, protocol, port)).is_ok()
-            || (port != 0 && t.binary_search(&(v6, addr, protocol, 0)).is_ok())
+        let find = |port: u16| {
+            t.binary_search_by(|e| e.0.cmp(&(v6, addr, protocol, port)))
+                .ok()
+                .map(|i| t[i].1)
+        };
+        find(port).or_else(|| if port != 0 { find(0) } else { None })
     }
 
     /// Processes one received frame (see the module documentation). `fwmark` is the mark the
@@ -478,19 +483,19 @@ impl Pipeline {
         if !matches!(upper, L4::EchoReply { .. }) {
             // ours if a service matches (process_in then looks the connection up) or a
             // connection of a service that left exists; the cheap checks first
-            let ours = if fwmark == 0 {
-                self.has_tuple_service(v6, protocol, daddr, pkt.dport)
-                    || (self.is_vip(v6, daddr)
-                        && self.worker.table().lookup_in(&pkt.key()).is_some())
+            let svc = if fwmark == 0 {
+                self.tuple_service(v6, protocol, daddr, pkt.dport)
             } else {
-                snap.find(v6, fwmark, protocol, daddr, pkt.dport).is_some()
-                    || self.worker.table().lookup_in(&pkt.key()).is_some()
+                snap.find(v6, fwmark, protocol, daddr, pkt.dport)
             };
+            let ours = svc.is_some()
+                || ((fwmark != 0 || self.is_vip(v6, daddr))
+                    && self.worker.table().lookup_in(&pkt.key()).is_some());
             if ours {
                 if ttl_expires {
                     return Verdict::Drop(PacketDrop::Xmit(XmitDrop::TtlExpired));
                 }
-                return match self.worker.process_in(snap, &pkt, now_ms, hooks) {
+                return match self.worker.process_in_svc(snap, &pkt, svc, now_ms, hooks) {
                     Err(e) => Verdict::Drop(PacketDrop::Core(e)),
                     Ok(Scheduled::Conn(c)) => {
                         self.transmit_conn(c, Direction::In, buf, router, fast)
@@ -796,19 +801,20 @@ fn vips_of(snap: &Snapshot) -> Vec<(bool, u128)> {
     v
 }
 
-/// The tuple service keys of a snapshot, sorted.
-fn tuples_of(snap: &Snapshot) -> Vec<(bool, u128, u8, u16)> {
+/// The tuple service keys of a snapshot with their indexes, sorted.
+fn tuples_of(snap: &Snapshot) -> Vec<((bool, u128, u8, u16), u32)> {
     let mut v: Vec<_> = snap
         .services()
         .iter()
-        .filter_map(|s| match s.key {
+        .enumerate()
+        .filter_map(|(i, s)| match s.key {
             crate::service::ServiceKey::Tuple {
                 addr,
                 protocol,
                 port,
             } => {
                 let (a, v6) = addr::to_bits(addr);
-                Some((v6, a, protocol, port))
+                Some(((v6, a, protocol, port), i as u32))
             }
             crate::service::ServiceKey::Fwmark { .. } => None,
         })
@@ -1049,12 +1055,17 @@ impl ConnHooks for LocalAddrPool {
     fn local_addr(&mut self, svc: &Service, dest: usize) -> Option<(IpAddr, u16)> {
         let v6 = svc.dests.get(dest)?.addr.is_ipv6();
         let n = self.addrs.len();
-        for i in 0..n {
-            let k = (self.next + i) % n;
+        let mut k = self.next;
+        for _ in 0..n {
+            // no `%` on the packet path
+            if k >= n {
+                k = 0;
+            }
             let (a, q) = &mut self.addrs[k];
+            k += 1;
             if a.is_ipv6() == v6 {
                 if let Some(p) = q.pop_front() {
-                    self.next = (k + 1) % n;
+                    self.next = k;
                     return Some((*a, p));
                 }
             }

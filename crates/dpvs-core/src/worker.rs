@@ -105,7 +105,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::addr;
-use crate::conn::{Conn, ConnKey, ConnRef, ConnTable, ConnTableConfig, NewConn};
+use crate::conn::{Conn, ConnKey, ConnRef, ConnTable, ConnTableConfig, InBucket, NewConn};
 use crate::dest::{ConnKind, DestCounters};
 use crate::drop::{DropCounters, DropReason};
 use crate::proto::{self, Direction, Protocol, TcpFlags, TcpState};
@@ -475,23 +475,43 @@ impl Worker {
             snap.generation, self.generation,
             "worker on another snapshot"
         );
-        let r = self.process_in_inner(snap, pkt, now_ms, hooks);
+        self.process_in_svc(snap, pkt, None, now_ms, hooks)
+    }
+
+    /// [`Worker::process_in`] with the service the packet would find already known to the
+    /// caller (`Some(index)`: what `snap.find` gives for it), to save the lookup.
+    #[inline]
+    pub(crate) fn process_in_svc<H: ConnHooks>(
+        &mut self,
+        snap: &Snapshot,
+        pkt: &Packet,
+        svc: Option<u32>,
+        now_ms: u64,
+        hooks: &mut H,
+    ) -> Result<InVerdict, DropReason> {
+        debug_assert!(
+            svc.is_none()
+                || svc == snap.find(pkt.v6, pkt.fwmark, pkt.protocol, pkt.daddr, pkt.dport)
+        );
+        let r = self.process_in_inner(snap, pkt, svc, now_ms, hooks);
         if let Err(e) = r {
             self.drops.count(e);
         }
         r
     }
 
+    #[inline]
     fn process_in_inner<H: ConnHooks>(
         &mut self,
         snap: &Snapshot,
         pkt: &Packet,
+        svc: Option<u32>,
         now_ms: u64,
         hooks: &mut H,
     ) -> Result<InVerdict, DropReason> {
         let proto = Protocol::from_number(pkt.protocol).ok_or(DropReason::UnsupportedProtocol)?;
         let set = &snap.settings;
-        let mut cp = self.table.lookup_in(&pkt.key());
+        let (mut cp, in_bucket) = self.table.settle_lookup_in(&pkt.key());
         let mut loc = None;
         if let Some(c) = cp {
             let conn = self.table.get(c);
@@ -523,15 +543,18 @@ impl Worker {
         let c = match cp {
             Some(c) => c,
             None => {
-                let svc = snap
-                    .find(pkt.v6, pkt.fwmark, pkt.protocol, pkt.daddr, pkt.dport)
-                    .ok_or(DropReason::NoService)?;
+                let svc = match svc {
+                    Some(s) => s,
+                    None => snap
+                        .find(pkt.v6, pkt.fwmark, pkt.protocol, pkt.daddr, pkt.dport)
+                        .ok_or(DropReason::NoService)?,
+                };
                 if proto == Protocol::Tcp
                     && (pkt.tcp_flags.rst() || !(set.sloppy_tcp || pkt.tcp_flags.syn()))
                 {
                     return Err(DropReason::NotSyn);
                 }
-                match self.schedule_inner(snap, svc, pkt, now_ms, hooks)? {
+                match self.schedule_inner(snap, svc, pkt, Some(in_bucket), now_ms, hooks)? {
                     Scheduled::Conn(c) => {
                         loc = snap.dest_loc(self.table.get(c).dest());
                         c
@@ -559,6 +582,7 @@ impl Worker {
             snap.generation, self.generation,
             "worker on another snapshot"
         );
+        self.table.settle();
         let c = self.table.lookup_out(&pkt.key())?;
         let conn = self.table.get(c);
         let loc = snap.dest_loc(conn.dest());
@@ -585,7 +609,7 @@ impl Worker {
             snap.generation, self.generation,
             "worker on another snapshot"
         );
-        let r = self.schedule_inner(snap, svc, pkt, now_ms, hooks);
+        let r = self.schedule_inner(snap, svc, pkt, None, now_ms, hooks);
         if let Err(e) = r {
             self.drops.count(e);
         }
@@ -612,6 +636,7 @@ impl Worker {
         snap: &Snapshot,
         svc_idx: u32,
         pkt: &Packet,
+        in_bucket: Option<InBucket>,
         now_ms: u64,
         hooks: &mut H,
     ) -> Result<Scheduled, DropReason> {
@@ -622,7 +647,7 @@ impl Worker {
         }
         let one_packet = svc.is_one_packet() && proto == Protocol::Udp;
         if svc.is_persistent() {
-            return self.schedule_persist(snap, svc_idx, pkt, one_packet, now_ms, hooks);
+            return self.schedule_persist(snap, svc_idx, pkt, one_packet, in_bucket, now_ms, hooks);
         }
         if svc.fwmark() == 0 && pkt.dport != svc.port() {
             return Err(DropReason::PortZeroNotPersistent);
@@ -636,16 +661,18 @@ impl Worker {
         let dest = &svc.dests[d];
         let dport = if dest.port != 0 { dest.port } else { pkt.dport };
         self.create(
-            snap, svc_idx, d, pkt, dport, None, one_packet, now_ms, hooks,
+            snap, svc_idx, d, pkt, dport, None, one_packet, in_bucket, now_ms, hooks,
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn schedule_persist<H: ConnHooks>(
         &mut self,
         snap: &Snapshot,
         svc_idx: u32,
         pkt: &Packet,
         one_packet: bool,
+        in_bucket: Option<InBucket>,
         now_ms: u64,
         hooks: &mut H,
     ) -> Result<Scheduled, DropReason> {
@@ -737,6 +764,7 @@ impl Worker {
                 dport,
                 Some(ct),
                 one_packet,
+                in_bucket,
                 now_ms,
                 hooks,
             )
@@ -756,6 +784,7 @@ impl Worker {
         dport: u16,
         control: Option<ConnRef>,
         one_packet: bool,
+        in_bucket: Option<InBucket>,
         now_ms: u64,
         hooks: &mut H,
     ) -> Result<Scheduled, DropReason> {
@@ -785,7 +814,7 @@ impl Worker {
             None
         };
         let (daddr, dest_v6) = addr::to_bits(dest.addr);
-        let c = self.table.insert(
+        let c = self.table.insert_in_bucket(
             &NewConn {
                 key: pkt.key(),
                 daddr,
@@ -799,6 +828,7 @@ impl Worker {
                 control,
             },
             now_ms,
+            in_bucket,
         )?;
         let st = &mut self.svcs[svc_idx as usize];
         st.counters[d].bind(ConnKind::Inactive, dc.thresholds);

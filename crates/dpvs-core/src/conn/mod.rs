@@ -12,6 +12,13 @@
 //!
 //! Each direction is a chained hash index: a power-of-two array of `u32` bucket heads and a
 //! `u32` link inside each entry, so the index costs 8 bytes per bucket plus 8 per entry.
+//!
+//! A new connection costs two random reads of bucket heads (its in bucket when the lookup
+//! misses, its out bucket when it is linked), each a cache miss in a large table. The out link
+//! of the newest connection is deferred to the worker's next lookup
+//! ([`ConnTable::settle`]), so that it and that lookup's in-bucket read are in flight at
+//! once; until then [`ConnTable::lookup_out`] checks that one pending entry first. The in
+//! bucket computed by the lookup that missed is reused by the insert.
 //! Templates (the kernel's `IP_VS_CONN_F_TEMPLATE` connections) live in the same array and
 //! the in index only, keyed `(protocol or 0 for fwmark, masked client, 0, VIP or fwmark,
 //! port)`.
@@ -310,6 +317,10 @@ impl Conn {
     }
 }
 
+/// The in-index bucket of a key, from [`ConnTable::lookup_in_bucket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InBucket(usize);
+
 /// What a new entry holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewConn {
@@ -380,6 +391,9 @@ pub struct ConnTable {
     pub(crate) tick_shift: u32,
     pub(crate) cursor: u32,
     pub(crate) pending: u32,
+    /// The newest connection, not yet linked into the out index (see
+    /// [`ConnTable::settle`]); `NIL` if none.
+    out_pending: u32,
 }
 
 #[inline]
@@ -426,6 +440,7 @@ impl ConnTable {
             tick_shift,
             cursor: (now_ms >> tick_shift) as u32,
             pending: NIL,
+            out_pending: NIL,
         }
     }
 
@@ -499,7 +514,29 @@ impl ConnTable {
     /// The connection (not template) whose in key is `k`.
     #[inline]
     pub fn lookup_in(&self, k: &ConnKey) -> Option<ConnRef> {
-        let mut i = self.in_heads[self.bucket(k, false)];
+        self.lookup_in_bucket(k).0
+    }
+
+    /// [`ConnTable::lookup_in`], and the bucket of `k`, so that a connection created for
+    /// the same key does not hash it again ([`ConnTable::insert_in_bucket`]).
+    #[inline]
+    pub(crate) fn lookup_in_bucket(&self, k: &ConnKey) -> (Option<ConnRef>, InBucket) {
+        let b = self.bucket(k, false);
+        (self.walk_in(self.in_heads[b], k), InBucket(b))
+    }
+
+    /// [`ConnTable::settle`], then [`ConnTable::lookup_in_bucket`]: the two bucket-head
+    /// reads are issued back to back, so their cache misses overlap.
+    #[inline]
+    pub(crate) fn settle_lookup_in(&mut self, k: &ConnKey) -> (Option<ConnRef>, InBucket) {
+        let b = self.bucket(k, false);
+        self.settle();
+        (self.walk_in(self.in_heads[b], k), InBucket(b))
+    }
+
+    #[inline]
+    fn walk_in(&self, head: u32, k: &ConnKey) -> Option<ConnRef> {
+        let mut i = head;
         while i != NIL {
             let e = &self.entries[i as usize];
             if e.caddr == k.src
@@ -534,6 +571,10 @@ impl ConnTable {
     /// The connection whose out key is `k` (a reply).
     #[inline]
     pub fn lookup_out(&self, k: &ConnKey) -> Option<ConnRef> {
+        let p = self.out_pending;
+        if p != NIL && self.entries[p as usize].out_key() == *k {
+            return Some(ConnRef(p));
+        }
         let mut i = self.out_heads[self.bucket(k, false)];
         while i != NIL {
             let e = &self.entries[i as usize];
@@ -549,6 +590,23 @@ impl ConnTable {
     /// counts it in its controlling template. Connections start inactive; forwarding methods
     /// that do not see replies start with `NOOUTPUT` (`__ip_vs_update_dest`'s `conn_flags`).
     pub fn insert(&mut self, nc: &NewConn, now_ms: u64) -> Result<ConnRef, DropReason> {
+        self.insert_in_bucket(nc, now_ms, None)
+    }
+
+    /// [`ConnTable::insert`] with the in bucket of `nc.key` already known (from
+    /// [`ConnTable::lookup_in_bucket`] of the same key; not for templates).
+    ///
+    /// The new connection's out-index link is deferred (`out_pending`) until the next
+    /// [`ConnTable::settle`], which the worker calls right before its next lookup, so that the
+    /// two random reads of bucket heads (the out head of this connection, the in head of the
+    /// next packet) are in flight together instead of one after the other; until then
+    /// [`ConnTable::lookup_out`] checks the pending entry first.
+    pub(crate) fn insert_in_bucket(
+        &mut self,
+        nc: &NewConn,
+        now_ms: u64,
+        in_bucket: Option<InBucket>,
+    ) -> Result<ConnRef, DropReason> {
         if self.free == NIL {
             return Err(DropReason::ConnTableFull);
         }
@@ -596,18 +654,33 @@ impl ConnTable {
             let ct = &mut self.entries[c.0 as usize];
             ct.n_control = ct.n_control.saturating_add(1);
         }
-        self.hash_in(i);
+        debug_assert!(in_bucket.is_none() || !nc.template);
+        let b = match in_bucket {
+            Some(InBucket(b)) => b,
+            None => self.bucket(&nc.key, nc.template),
+        };
+        debug_assert_eq!(b, self.bucket(&nc.key, nc.template));
+        self.link_in(i, b);
         if !nc.template {
-            self.hash_out(i);
+            self.settle();
+            self.out_pending = i;
         }
         self.len += 1;
         self.arm(ConnRef(i), now_ms);
         Ok(ConnRef(i))
     }
 
-    fn hash_in(&mut self, i: u32) {
-        let e = &self.entries[i as usize];
-        let b = self.bucket(&e.in_key(), e.has(F_TEMPLATE));
+    /// Links the connection created last into the out index, if it is not yet.
+    #[inline]
+    pub(crate) fn settle(&mut self) {
+        let i = self.out_pending;
+        if i != NIL {
+            self.out_pending = NIL;
+            self.hash_out(i);
+        }
+    }
+
+    fn link_in(&mut self, i: u32, b: usize) {
         self.entries[i as usize].in_next = self.in_heads[b];
         self.entries[i as usize].flags |= F_IN_HASHED;
         self.in_heads[b] = i;
@@ -684,6 +757,9 @@ impl ConnTable {
     pub fn remove(&mut self, r: ConnRef) -> Option<ConnRef> {
         let i = r.0;
         debug_assert!(self.entries[i as usize].has(F_IN_USE));
+        if self.out_pending == i {
+            self.out_pending = NIL;
+        }
         self.unhash_in(i);
         self.unhash_out(i);
         self.unlink_timer(i);

@@ -103,6 +103,46 @@ fn found_both_ways() {
 }
 
 #[test]
+fn deferred_out_link_is_found_settled_and_removed() {
+    let mut t = ConnTable::new(cfg(16), 0);
+    let a = t
+        .insert(&nc(key(1, 1000), FwdMethod::FullNat, 1000), 0)
+        .unwrap();
+    // the newest connection is pending: found by lookup_out before it is linked
+    assert_eq!(t.out_pending, a.0);
+    assert!(!t.get(a).has(F_OUT_HASHED));
+    assert_eq!(t.lookup_out(&t.get(a).out_key()), Some(a));
+    // the next insert links it
+    let b = t
+        .insert(&nc(key(2, 1000), FwdMethod::FullNat, 1000), 0)
+        .unwrap();
+    assert!(t.get(a).has(F_OUT_HASHED) && t.out_pending == b.0);
+    for r in [a, b] {
+        assert_eq!(t.lookup_out(&t.get(r).out_key()), Some(r));
+    }
+    // a lookup through the worker's entry point settles it
+    let (hit, _) = t.settle_lookup_in(&key(2, 1000));
+    assert_eq!(hit, Some(b));
+    assert!(t.get(b).has(F_OUT_HASHED) && t.out_pending == NIL);
+    // removing the pending entry forgets it
+    let c = t
+        .insert(&nc(key(3, 1000), FwdMethod::FullNat, 1000), 0)
+        .unwrap();
+    let ck = t.get(c).out_key();
+    t.remove(c);
+    assert_eq!(t.out_pending, NIL);
+    assert_eq!(t.lookup_out(&ck), None);
+    // the in bucket handed back by the lookup is the one insert would compute
+    let (miss, bucket) = t.lookup_in_bucket(&key(4, 1000));
+    assert_eq!(miss, None);
+    let d = t
+        .insert_in_bucket(&nc(key(4, 1000), FwdMethod::Masq, 1000), 0, Some(bucket))
+        .unwrap();
+    assert_eq!(t.lookup_in(&key(4, 1000)), Some(d));
+    assert_eq!(t.lookup_out(&t.get(d).out_key()), Some(d));
+}
+
+#[test]
 fn full_table_is_a_named_drop() {
     let mut t = ConnTable::new(cfg(4), 0);
     for i in 0..4 {
