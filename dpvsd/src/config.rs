@@ -15,6 +15,8 @@ use nom::sequence::{delimited, preceded, separated_pair, terminated};
 use nom::{IResult, Parser};
 use thiserror::Error;
 
+use crate::dataplane::config::{self as dp, DataplaneConfig};
+
 /// Everything dpvsd can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -22,6 +24,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub log_level: String,
     pub conn_tab_size: u32,
+    /// The DPDK dataplane; `None` (no dataplane section in the file): the control plane only.
+    pub dataplane: Option<DataplaneConfig>,
 }
 
 impl Default for Config {
@@ -31,6 +35,7 @@ impl Default for Config {
             state_dir: PathBuf::from("/var/lib/dpvsd"),
             log_level: "info".into(),
             conn_tab_size: ipvs_genl::consts::IP_VS_CONN_TAB_SIZE,
+            dataplane: None,
         }
     }
 }
@@ -92,7 +97,16 @@ impl Config {
             match parsed {
                 Line::Blank => {}
                 Line::Section(s @ ("control" | "ipvs")) => section = s,
-                Line::Section(s) => return Err(err(format!("unknown section [{s}] (known: [control], [ipvs])"))),
+                Line::Section(s) if dp::owns_section(s) => {
+                    cfg.dataplane.get_or_insert_with(DataplaneConfig::default).open_section(s, n + 1).map_err(err)?;
+                    section = s;
+                }
+                Line::Section(s) => {
+                    return Err(err(format!("unknown section [{s}] (known: [control], [ipvs], {})", dp::SECTIONS)))
+                }
+                Line::Pair(key, v) if dp::owns_section(section) => {
+                    cfg.dataplane.as_mut().expect("opened with its section").set(section, key, v).map_err(err)?;
+                }
                 Line::Pair(key, v) => match (section, key) {
                     ("control", "ipvs_socket") => cfg.ipvs_socket = PathBuf::from(v),
                     ("control", "state_dir") => cfg.state_dir = PathBuf::from(v),
@@ -111,6 +125,9 @@ impl Config {
                     (s, k) => return Err(err(format!("unknown key `{k}` in [{s}]"))),
                 },
             }
+        }
+        if let Some(d) = &cfg.dataplane {
+            d.check().map_err(|(line, msg)| ConfigError { file: file.into(), line, msg })?;
         }
         Ok(cfg)
     }
@@ -145,6 +162,15 @@ mod tests {
         assert!(e.msg.starts_with("conn_tab_size: `1000`"));
         let e = Config::parse("t.conf", "[control\n").unwrap_err();
         assert_eq!(e.line, 1);
-        assert_eq!(Config::parse("t.conf", "[dataplane]\n").unwrap_err().msg, "unknown section [dataplane] (known: [control], [ipvs])");
+        assert_eq!(
+            Config::parse("t.conf", "[bogus]\n").unwrap_err().msg,
+            "unknown section [bogus] (known: [control], [ipvs], [dataplane], [eal], [port.NAME], [net])"
+        );
+        let e = Config::parse("t.conf", "[dataplane]\nworkers = 2\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.conf: the dataplane sections need at least one [port.NAME]");
+        let e = Config::parse("t.conf", "[port.dpdk0]\ninterface = veth0\naddress = 10.0.0.1/40\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.conf:3: address `10.0.0.1/40`: prefix length must be 0..32");
+        let e = Config::parse("t.conf", "[port.dpdk0]\nmtu = 1500\n").unwrap_err();
+        assert_eq!(e.to_string(), "t.conf:1: [port.dpdk0] needs one of interface, vdev, pci");
     }
 }

@@ -2,14 +2,16 @@
 //! these pieces together; fuzz targets, benchmarks and tests drive them
 //! directly.
 //!
-//! Today dpvsd is the IPVS control plane: it serves the kernel's IPVS
-//! generic-netlink API on a unix socket, so that unmodified ipvsadm and
-//! keepalived (through ipvs-netlink-shim) configure it, and it persists that
-//! configuration across restarts. The DPDK dataplane comes next.
+//! dpvsd serves the kernel's IPVS generic-netlink API on a unix socket, so
+//! that unmodified ipvsadm and keepalived (through ipvs-netlink-shim)
+//! configure it, persists that configuration across restarts, and, when its
+//! configuration file names DPDK ports, forwards traffic by it
+//! ([`dataplane`]): workers running the dpvs-core pipeline on DPDK lcores.
 
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod dataplane;
 pub mod ipvs;
 pub mod notify;
 pub mod server;

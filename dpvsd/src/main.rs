@@ -8,12 +8,15 @@ use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
 use dpvsd::config::Config;
-use dpvsd::{ipvs, server};
+use dpvsd::{dataplane, ipvs, server};
 
 const USAGE: &str = "\
 Usage: dpvsd [--config FILE] [--ipvs-socket PATH] [--state-dir DIR] [--log-level LEVEL]
 
-Runs in the foreground. Options override the configuration file.
+Runs in the foreground. Options override the configuration file. With dataplane
+sections in the file ([dataplane], [eal], [port.NAME], [net]) dpvsd forwards
+traffic on DPDK ports; without them it is the IPVS control plane alone.
+SIGHUP re-reads the file (addresses, routes, neighbours; other changes need a restart).
   --config FILE        configuration file (example: packaging/dpvsd.conf)
   --ipvs-socket PATH   IPVS generic-netlink socket (default /run/dpvsd/ipvs.sock)
   --state-dir DIR      where the IPVS state persists (default /var/lib/dpvsd)
@@ -21,7 +24,7 @@ Runs in the foreground. Options override the configuration file.
   -h, --help           this text
   -V, --version        the version";
 
-fn parse_args() -> anyhow::Result<Option<Config>> {
+fn parse_args() -> anyhow::Result<Option<(Config, Option<PathBuf>)>> {
     let mut args = std::env::args().skip(1);
     let mut config_file = None;
     let mut overrides: Vec<(String, String)> = Vec::new();
@@ -46,8 +49,8 @@ fn parse_args() -> anyhow::Result<Option<Config>> {
             other => anyhow::bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
-    let mut cfg = match config_file {
-        Some(path) => Config::load(&path)?,
+    let mut cfg = match &config_file {
+        Some(path) => Config::load(path)?,
         None => Config::default(),
     };
     for (k, v) in overrides {
@@ -63,15 +66,21 @@ fn parse_args() -> anyhow::Result<Option<Config>> {
             }
         }
     }
-    Ok(Some(cfg))
+    Ok(Some((cfg, config_file)))
 }
 
 fn run() -> anyhow::Result<()> {
-    let Some(cfg) = parse_args()? else { return Ok(()) };
+    let Some((cfg, config_file)) = parse_args()? else { return Ok(()) };
     let filter = EnvFilter::try_from_env("DPVSD_LOG").unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let ipvs = ipvs::Ipvs::open(&cfg.state_dir, cfg.conn_tab_size)?;
-    let mut server = server::Server::bind(&cfg.ipvs_socket, ipvs)?;
+    // before the EAL starts its threads, so that they leave these signals to us
+    let signals = server::signal_fd()?;
+    let mut ipvs = ipvs::Ipvs::open(&cfg.state_dir, cfg.conn_tab_size)?;
+    if let Some(d) = &cfg.dataplane {
+        let dp = dataplane::Dataplane::start(d, &ipvs.state)?;
+        ipvs.attach(Box::new(dp));
+    }
+    let mut server = server::Server::bind(&cfg.ipvs_socket, ipvs, signals, config_file)?;
     server.run()
 }
 

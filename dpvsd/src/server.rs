@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::ipvs::Ipvs;
 use crate::sys;
@@ -53,6 +53,14 @@ pub struct Server {
     ipvs: Ipvs,
     /// Connections are being refused (limit, descriptors, memory).
     saturated: bool,
+    /// The configuration file, re-read on SIGHUP.
+    config_file: Option<PathBuf>,
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and threads started after) and
+/// returns a descriptor that reports them.
+pub fn signal_fd() -> anyhow::Result<OwnedFd> {
+    sys::signalfd().context("cannot set up signal handling")
 }
 
 /// True when process `pid` has CAP_NET_ADMIN in its effective set.
@@ -79,8 +87,9 @@ fn prepare_path(path: &Path) -> anyhow::Result<()> {
 }
 
 impl Server {
-    pub fn bind(path: &Path, ipvs: Ipvs) -> anyhow::Result<Self> {
-        let signals = sys::signalfd().context("cannot set up signal handling")?;
+    /// Serves `ipvs` on `path`. `signals` is [`signal_fd`]'s descriptor, made before any
+    /// other thread starts so that none of them takes SIGTERM, SIGINT or SIGHUP.
+    pub fn bind(path: &Path, ipvs: Ipvs, signals: OwnedFd, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
         match sys::raise_nofile_limit() {
             Ok(n) if (n as usize) < MAX_CLIENTS + 64 => {
                 warn!(limit = n, "open-file limit is below what {MAX_CLIENTS} IPVS clients need")
@@ -107,6 +116,7 @@ impl Server {
             buf: vec![0; MAX_DATAGRAM],
             ipvs,
             saturated: false,
+            config_file,
         })
     }
 
@@ -118,9 +128,17 @@ impl Server {
         }
         let mut events = Events::with_capacity(256);
         let mut last_activity: Option<Instant> = None;
+        let mut next_tick = self.ipvs.tick().map(|d| Instant::now() + d);
         loop {
             let spinning = last_activity.is_some_and(|t| t.elapsed() < BUSY_POLL);
-            let timeout = if spinning { Some(Duration::ZERO) } else { None };
+            if next_tick.is_some_and(|t| Instant::now() >= t) {
+                next_tick = self.ipvs.tick().map(|d| Instant::now() + d);
+            }
+            let timeout = if spinning {
+                Some(Duration::ZERO)
+            } else {
+                next_tick.map(|t| t.saturating_duration_since(Instant::now()))
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -141,7 +159,7 @@ impl Server {
                     SIGNALS => {
                         while let Some(sig) = sys::read_signal(self.signals.as_raw_fd())? {
                             if sig == libc::SIGHUP {
-                                info!("SIGHUP: nothing to reload without a dataplane configuration");
+                                self.reload();
                             } else {
                                 info!(signal = sig, "stopping");
                                 let _ = crate::notify::notify("STOPPING=1");
@@ -152,6 +170,22 @@ impl Server {
                     token => self.serve(token),
                 }
             }
+        }
+    }
+
+    /// SIGHUP: re-reads the configuration file; a file with an error changes nothing.
+    fn reload(&mut self) {
+        let Some(path) = self.config_file.clone() else {
+            info!("SIGHUP: no configuration file to re-read");
+            return;
+        };
+        match crate::config::Config::load(&path) {
+            Err(e) => error!("SIGHUP: {e}; the running configuration stays"),
+            Ok(cfg) => match (&cfg.dataplane, self.ipvs.dataplane.is_some()) {
+                (Some(d), true) => self.ipvs.reload(d),
+                (None, false) => info!("SIGHUP: {} re-read; nothing to reload without a dataplane", path.display()),
+                _ => warn!("SIGHUP: starting or stopping the dataplane needs a restart"),
+            },
         }
     }
 

@@ -89,13 +89,26 @@ impl Ipvs {
         Ok(Outcome::Do(Some(newfamily(m, 0, self.family_id))))
     }
 
-    fn handle_proc(&self, m: &NlMsg<'_>) -> Result<Outcome, Errno> {
+    fn handle_proc(&mut self, m: &NlMsg<'_>) -> Result<Outcome, Errno> {
         let p = m.payload();
         let name = &p[..p.iter().position(|&b| b == 0).unwrap_or(p.len())];
         let text = match name {
-            b"ip_vs" => super::procfs::ip_vs(&self.state, self.conn_tab_size),
-            b"ip_vs_stats" => super::procfs::ip_vs_stats(&self.state),
-            b"ip_vs_conn" => super::procfs::ip_vs_conn(),
+            b"ip_vs" => {
+                self.refresh();
+                super::procfs::ip_vs(&self.state, self.conn_tab_size)
+            }
+            b"ip_vs_stats" => {
+                self.refresh();
+                let mut rates = ipvs_genl::ipvs::Stats::default();
+                if let Some(dp) = &self.dataplane {
+                    dp.total_rates(&mut rates);
+                }
+                super::procfs::ip_vs_stats(&self.state, &rates)
+            }
+            b"ip_vs_conn" => {
+                let conns = self.dataplane.as_mut().map(|dp| dp.connections()).unwrap_or_default();
+                super::procfs::ip_vs_conn(&conns)
+            }
             _ => return Err(Errno::ENOENT),
         };
         let chunks = text
@@ -120,17 +133,22 @@ impl Ipvs {
             }
             // Dumps are not validated against the policy (GENL_DONT_VALIDATE_DUMP).
             let t = AttrTable::parse(g.attrs, &CMD_POLICY).ok();
+            if matches!(g.cmd, cmd::GET_SERVICE | cmd::GET_DEST) {
+                self.refresh();
+            }
             return Ok(Outcome::Dump(self.dump(m, g.cmd, t.as_ref())));
         }
         if !doit {
             return Err(Errno::EOPNOTSUPP);
         }
         let t = AttrTable::parse(g.attrs, &CMD_POLICY)?;
+        let family_id = self.family_id;
         let reply = |cmd: u8, attrs: Vec<Attr>| {
-            Some(frame::genl_message(self.family_id, 0, m.seq, m.pid, cmd, IPVS_GENL_VERSION, attrs))
+            Some(frame::genl_message(family_id, 0, m.seq, m.pid, cmd, IPVS_GENL_VERSION, attrs))
         };
         match g.cmd {
             cmd::GET_SERVICE => {
+                self.refresh();
                 let svc = self.state.get_service(&t)?;
                 Ok(Outcome::Do(reply(cmd::NEW_SERVICE, vec![svc.entry().to_attr()])))
             }
@@ -145,6 +163,9 @@ impl Ipvs {
                 trace!(command, "applied");
                 if change == Change::Config {
                     self.persist(command, g.attrs);
+                    if let Some(dp) = self.dataplane.as_mut() {
+                        dp.publish(&self.state);
+                    }
                 }
                 Ok(Outcome::Do(None))
             }

@@ -20,18 +20,37 @@ use self::state::IpvsState;
 /// resolve it by name).
 pub const DEFAULT_FAMILY_ID: u16 = 0x2a;
 
+/// What the IPVS control plane needs of a dataplane that forwards by its configuration.
+pub trait Dataplane {
+    /// The configuration changed: build and publish it to the workers.
+    fn publish(&mut self, state: &IpvsState);
+    /// Brings `state`'s statistics (counters, rates) and the dests' connection counts up
+    /// to date from the workers.
+    fn refresh(&mut self, state: &mut IpvsState);
+    /// The workers' connections as `/proc/net/ip_vs_conn` lists them, without the header.
+    fn connections(&mut self) -> String;
+    /// The rates of all services together (`/proc/net/ip_vs_stats`).
+    fn total_rates(&self, stats: &mut ipvs_genl::ipvs::Stats);
+    /// Periodic work of the control thread; returns how soon it wants to run again.
+    fn tick(&mut self, state: &mut IpvsState) -> std::time::Duration;
+    /// Applies a re-read configuration file (SIGHUP).
+    fn reload(&mut self, cfg: &crate::dataplane::config::DataplaneConfig, state: &IpvsState);
+}
+
 /// The IPVS control plane: the state, how it is presented, where it persists.
 pub struct Ipvs {
     pub state: IpvsState,
     pub family_id: u16,
     pub conn_tab_size: u32,
     store: Option<Store>,
+    /// The dataplane the configuration drives (none: control plane only).
+    pub dataplane: Option<Box<dyn Dataplane>>,
 }
 
 impl Ipvs {
     /// An IPVS table that is not persisted (tests, benchmarks).
     pub fn ephemeral(conn_tab_size: u32) -> Self {
-        Ipvs { state: IpvsState::default(), family_id: DEFAULT_FAMILY_ID, conn_tab_size, store: None }
+        Ipvs { state: IpvsState::default(), family_id: DEFAULT_FAMILY_ID, conn_tab_size, store: None, dataplane: None }
     }
 
     /// Restores the table from `dir` and persists every later change there.
@@ -58,7 +77,33 @@ impl Ipvs {
             "IPVS state restored"
         );
         store.snapshot(&state).with_context(|| format!("cannot write IPVS state in {}", dir.display()))?;
-        Ok(Ipvs { state, family_id: DEFAULT_FAMILY_ID, conn_tab_size, store: Some(store) })
+        Ok(Ipvs { state, family_id: DEFAULT_FAMILY_ID, conn_tab_size, store: Some(store), dataplane: None })
+    }
+
+    /// Attaches a dataplane and publishes the current configuration to it.
+    pub fn attach(&mut self, mut dp: Box<dyn Dataplane>) {
+        dp.publish(&self.state);
+        self.dataplane = Some(dp);
+    }
+
+    /// Periodic work; how soon to call again (`None`: nothing to do).
+    pub fn tick(&mut self) -> Option<std::time::Duration> {
+        let dp = self.dataplane.as_mut()?;
+        Some(dp.tick(&mut self.state))
+    }
+
+    /// Hands a re-read dataplane configuration to the dataplane.
+    pub fn reload(&mut self, cfg: &crate::dataplane::config::DataplaneConfig) {
+        if let Some(dp) = self.dataplane.as_mut() {
+            dp.reload(cfg, &self.state);
+        }
+    }
+
+    /// Refreshes statistics before they are shown.
+    fn refresh(&mut self) {
+        if let Some(dp) = self.dataplane.as_mut() {
+            dp.refresh(&mut self.state);
+        }
     }
 
     /// Persists an applied change. A failed write is logged and the next

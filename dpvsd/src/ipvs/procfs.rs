@@ -80,17 +80,17 @@ pub fn ip_vs(st: &IpvsState, conn_tab_size: u32) -> String {
                 d.port,
                 fwd_name(d.params.fwd),
                 d.params.weight as i32,
-                0,
-                0
+                d.active_conns,
+                d.inact_conns
             );
         }
     }
     s
 }
 
-/// /proc/net/ip_vs_stats: totals over every service.
-pub fn ip_vs_stats(st: &IpvsState) -> String {
-    let mut t = ipvs_genl::ipvs::Stats::default();
+/// /proc/net/ip_vs_stats: totals over every service, and their rates.
+pub fn ip_vs_stats(st: &IpvsState, rates: &ipvs_genl::ipvs::Stats) -> String {
+    let mut t = *rates;
     for svc in st.services.values() {
         t.conns += svc.stats.conns;
         t.inpkts += svc.stats.inpkts;
@@ -108,9 +108,9 @@ pub fn ip_vs_stats(st: &IpvsState) -> String {
     )
 }
 
-/// /proc/net/ip_vs_conn: the header; connections arrive with the dataplane.
-pub fn ip_vs_conn() -> String {
-    "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n".into()
+/// /proc/net/ip_vs_conn: the header, then the dataplane's connection lines.
+pub fn ip_vs_conn(lines: &str) -> String {
+    format!("Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n{lines}")
 }
 
 #[cfg(test)]
@@ -124,7 +124,8 @@ mod tests {
             ip_vs(&st, 4096),
             "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
         );
-        assert!(ip_vs_stats(&st).starts_with("   Total Incoming Outgoing"));
-        assert!(ip_vs_stats(&st).contains("\n       0        0        0                0                0\n\n"));
+        let z = ipvs_genl::ipvs::Stats::default();
+        assert!(ip_vs_stats(&st, &z).starts_with("   Total Incoming Outgoing"));
+        assert!(ip_vs_stats(&st, &z).contains("\n       0        0        0                0                0\n\n"));
     }
 }

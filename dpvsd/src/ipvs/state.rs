@@ -36,6 +36,10 @@ pub struct Dest {
     pub port: u16,
     pub params: DestParams,
     pub stats: Stats,
+    /// Connection counts, as the dataplane last reported them.
+    pub active_conns: u32,
+    pub inact_conns: u32,
+    pub persist_conns: u32,
 }
 
 /// A virtual service.
@@ -84,9 +88,9 @@ impl Dest {
             addr: self.addr,
             port: self.port,
             params: self.params,
-            active_conns: 0,
-            inact_conns: 0,
-            persist_conns: 0,
+            active_conns: self.active_conns,
+            inact_conns: self.inact_conns,
+            persist_conns: self.persist_conns,
             stats: self.stats,
         }
     }
@@ -306,7 +310,7 @@ impl IpvsState {
         if !dest_addr_ok(d.af, &d.addr) {
             return Err(Errno::EINVAL);
         }
-        svc.dests.insert(0, Dest { af: d.af, addr: d.addr, port: d.port, params: p, stats: Stats::default() });
+        svc.dests.insert(0, Dest { af: d.af, addr: d.addr, port: d.port, params: p, stats: Stats::default(), active_conns: 0, inact_conns: 0, persist_conns: 0 });
         self.dests += 1;
         if d.af != key.af() {
             self.mixed_af_dests += 1;

@@ -1,0 +1,630 @@
+//! The DPDK dataplane: EAL, ports, one worker per lcore running the dpvs-core pipeline, and
+//! the control thread's side of it.
+//!
+//! The control thread (dpvsd's event loop, the EAL main lcore) owns the configuration. It
+//! publishes an immutable [`Published`] (the IPVS [`Snapshot`], the network state, the
+//! steering table, the local-address pool) behind a generation number; a worker compares the
+//! number once per loop and takes the new one off the packet path. Workers own everything
+//! mutable on the packet path and answer the control thread's requests (statistics,
+//! connection listings, packets to send) in their slow path, through per-worker slots.
+//! Neighbours the workers learn (ARP, ND) come back to the control thread, which adds them
+//! to the next network snapshot.
+
+pub mod config;
+pub mod conns;
+pub mod estimator;
+pub mod laddr;
+pub mod steer;
+pub mod translate;
+mod worker;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use dpdk::{Eal, LcoreJoin, Mbuf, Mempool, Port, PortConf};
+use dpvs_core::conn::ConnTableConfig;
+use dpvs_core::net::{LocalAddr, NeighTable, NetSnapshot, PortInfo, Route, RouteKind, RouteTable, Scope};
+use dpvs_core::pipeline::{PipelineConfig, PipelineCounters};
+use dpvs_core::service::{Settings, Snapshot};
+use dpvs_core::worker::{StatsReport, StatsTotals, WorkerConfig};
+use dpvs_core::xmit::TtlPolicy;
+use dpvs_wire::EthernetAddress;
+use ipvs_genl::ipvs::Stats;
+use tracing::{error, info, warn};
+
+use self::config::{DataplaneConfig, Device, Ttl};
+use self::steer::Steering;
+use self::translate::{Accumulator, Options, Translator};
+use crate::ipvs::state::IpvsState;
+
+/// What the control thread publishes to the workers.
+pub(crate) struct Published {
+    pub generation: u64,
+    pub ipvs: Arc<Snapshot>,
+    pub net: Arc<NetSnapshot>,
+    pub steering: Arc<Steering>,
+    pub laddrs: Arc<Vec<IpAddr>>,
+}
+
+/// Something the control thread asks one worker to send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Command {
+    /// Resolve a next hop.
+    Solicit { port: u16, target: IpAddr },
+    /// Announce an address (gratuitous ARP, unsolicited NA).
+    Announce { port: u16, addr: IpAddr },
+}
+
+/// What a worker reports.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WorkerReport {
+    pub stats: StatsReport,
+    pub pipeline: PipelineCounters,
+    pub conns: u64,
+    pub handoff_drops: u64,
+    pub tx_drops: u64,
+    pub multiseg_drops: u64,
+    /// Frames for the kernel, dropped for want of an exception path.
+    pub kernel_drops: u64,
+    pub net_drops: u64,
+    pub local_replies: u64,
+}
+
+/// One worker's mailbox.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub stats_req: AtomicU64,
+    pub stats_done: AtomicU64,
+    pub report: Mutex<WorkerReport>,
+    pub conns_req: AtomicU64,
+    pub conns_done: AtomicU64,
+    pub conns: Mutex<String>,
+    pub commands: Mutex<Vec<Command>>,
+    pub has_commands: AtomicBool,
+}
+
+/// State shared by the control thread and the workers.
+pub(crate) struct Shared {
+    pub generation: AtomicU64,
+    published: Mutex<Arc<Published>>,
+    pub stop: AtomicBool,
+    pub workers: Vec<Slot>,
+    /// Neighbours the workers learned, for the control thread.
+    pub learned: Mutex<Vec<(IpAddr, EthernetAddress, u16)>>,
+}
+
+impl Shared {
+    pub fn load(&self) -> Arc<Published> {
+        Arc::clone(&self.published.lock().expect("published"))
+    }
+
+    fn store(&self, p: Published) {
+        let g = p.generation;
+        *self.published.lock().expect("published") = Arc::new(p);
+        self.generation.store(g, Ordering::Release);
+    }
+
+    fn command(&self, worker: usize, c: Command) {
+        if let Some(slot) = self.workers.get(worker) {
+            slot.commands.lock().expect("commands").push(c);
+            slot.has_commands.store(true, Ordering::Release);
+        }
+    }
+}
+
+struct PortRt {
+    port: Port,
+    name: String,
+    mac: EthernetAddress,
+    mtu: u16,
+}
+
+/// The running dataplane, owned by the control thread.
+pub struct Dataplane {
+    cfg: DataplaneConfig,
+    _eal: Eal,
+    _pool: Mempool,
+    ports: Vec<PortRt>,
+    shared: Arc<Shared>,
+    joins: Vec<LcoreJoin<()>>,
+    translator: Translator,
+    acc: Accumulator,
+    ipvs: Arc<Snapshot>,
+    net: Arc<NetSnapshot>,
+    laddrs: Arc<Vec<IpAddr>>,
+    neigh: NeighTable,
+    generation: u64,
+    seq: u64,
+    epoch: Instant,
+    last_estimate: Instant,
+    /// The last reports, for workers that did not answer in time.
+    reports: Vec<WorkerReport>,
+}
+
+/// How long the control thread waits for the workers' answers.
+const ANSWER_WAIT: Duration = Duration::from_millis(200);
+/// The kernel estimator's period.
+const ESTIMATE_EVERY: Duration = Duration::from_secs(2);
+/// The control thread's tick while a dataplane runs.
+const TICK: Duration = Duration::from_millis(10);
+
+fn online_cpus() -> String {
+    std::fs::read_to_string("/sys/devices/system/cpu/online").map(|s| s.trim().to_string()).unwrap_or_else(|_| "0".into())
+}
+
+/// The EAL's arguments for `cfg`, and each port's DPDK device name.
+pub fn eal_args(cfg: &DataplaneConfig) -> (Vec<String>, Vec<String>) {
+    let mut args = vec!["dpvsd".to_string()];
+    if !cfg.hugepages {
+        args.push("--no-huge".into());
+    }
+    args.extend(["-m".into(), cfg.memory_mb.to_string()]);
+    args.push(format!("--file-prefix={}", cfg.file_prefix));
+    args.push("--no-telemetry".into());
+    args.push(match &cfg.lcores {
+        Some(l) => format!("--lcores={l}"),
+        None => format!("--lcores=(0-{})@({})", cfg.workers, online_cpus()),
+    });
+    let mut names = Vec::new();
+    let mut pci = false;
+    for (i, p) in cfg.ports.iter().enumerate() {
+        match p.device.as_ref().expect("checked: every port has a device") {
+            Device::Interface(iface) => {
+                let name = format!("net_af_packet{i}");
+                args.push(format!("--vdev={name},iface={iface},qpairs={}", cfg.workers));
+                names.push(name);
+            }
+            Device::Vdev(v) => {
+                args.push(format!("--vdev={v}"));
+                names.push(v.split(',').next().unwrap_or(v).to_string());
+            }
+            Device::Pci(a) => {
+                args.push(format!("--allow={a}"));
+                names.push(a.clone());
+                pci = true;
+            }
+        }
+    }
+    if !pci {
+        args.push("--no-pci".into());
+    }
+    args.extend(cfg.eal_args.iter().cloned());
+    (args, names)
+}
+
+impl Dataplane {
+    /// Starts the EAL, the ports and the workers, on the configuration `state`.
+    pub fn start(cfg: &DataplaneConfig, state: &IpvsState) -> anyhow::Result<Dataplane> {
+        let (args, names) = eal_args(cfg);
+        info!(args = %args.join(" "), "starting the DPDK EAL");
+        let eal = Eal::init(&args).context("cannot start the DPDK EAL")?;
+        let lcores = eal.worker_lcores();
+        if lcores.len() < usize::from(cfg.workers) {
+            bail!("{} workers need {} worker lcores; the EAL has {}", cfg.workers, cfg.workers, lcores.len());
+        }
+        let pool = Mempool::new(&eal, "dpvs_mbufs", cfg.mbufs, 256, 2048 + 128, None)
+            .with_context(|| format!("cannot allocate {} mbufs (dataplane.mbufs; eal.memory)", cfg.mbufs))?;
+        let w = cfg.workers;
+        let mut ports = Vec::new();
+        for (pc, name) in cfg.ports.iter().zip(&names) {
+            let mut port = Port::by_name(&eal, name)
+                .with_context(|| format!("[port.{}]: no DPDK port `{name}` (is the device right?)", pc.name))?;
+            let conf = PortConf { rx_queues: w, tx_queues: w, rx_desc: pc.rx_desc, tx_desc: pc.tx_desc };
+            port.configure(&conf, &pool).with_context(|| format!("[port.{}]: cannot configure {name}", pc.name))?;
+            port.start().with_context(|| format!("[port.{}]: cannot start {name}", pc.name))?;
+            if pc.promisc {
+                if let Err(e) = port.set_promiscuous(true) {
+                    warn!(port = %pc.name, "cannot set promiscuous mode: {e}");
+                }
+            }
+            let mac = EthernetAddress(port.mac_addr().with_context(|| format!("[port.{}]: no MAC address", pc.name))?);
+            info!(port = %pc.name, device = %name, id = port.id(), %mac, queues = w, "port started");
+            ports.push(PortRt { port, name: pc.name.clone(), mac, mtu: pc.mtu });
+        }
+        let shared = Arc::new(Shared {
+            generation: AtomicU64::new(0),
+            published: Mutex::new(Arc::new(Published {
+                generation: 0,
+                ipvs: Arc::new(Snapshot::empty(0, Settings::default())),
+                net: Arc::new(NetSnapshot::new(0, Vec::new(), Vec::new(), RouteTable::new(), NeighTable::new())),
+                steering: Arc::new(Steering::default()),
+                laddrs: Arc::new(Vec::new()),
+            })),
+            stop: AtomicBool::new(false),
+            workers: (0..w).map(|_| Slot::default()).collect(),
+            learned: Mutex::new(Vec::new()),
+        });
+        let mut dp = Dataplane {
+            cfg: cfg.clone(),
+            _eal: eal,
+            _pool: pool.clone(),
+            ports,
+            shared: Arc::clone(&shared),
+            joins: Vec::new(),
+            translator: Translator::default(),
+            acc: Accumulator::default(),
+            ipvs: Arc::new(Snapshot::empty(0, Settings::default())),
+            net: Arc::new(NetSnapshot::new(0, Vec::new(), Vec::new(), RouteTable::new(), NeighTable::new())),
+            laddrs: Arc::new(Vec::new()),
+            neigh: NeighTable::new(),
+            generation: 0,
+            seq: 0,
+            epoch: Instant::now(),
+            last_estimate: Instant::now(),
+            reports: vec![WorkerReport::default(); usize::from(w)],
+        };
+        dp.rebuild_net()?;
+        dp.rebuild_ipvs(state);
+        dp.publish_all();
+
+        // the hand-off rings: one per ordered pair of workers
+        let mut to: Vec<Vec<Option<dpdk::RingProducer<Mbuf>>>> = (0..w).map(|_| (0..w).map(|_| None).collect()).collect();
+        let mut from: Vec<Vec<dpdk::RingConsumer<Mbuf>>> = (0..w).map(|_| Vec::new()).collect();
+        for i in 0..w {
+            for j in 0..w {
+                if i != j {
+                    let (p, c) = dpdk::ring::spsc(&dp._eal, &format!("dpvs_h{i}_{j}"), 4096, None)
+                        .context("cannot create a hand-off ring")?;
+                    to[usize::from(i)][usize::from(j)] = Some(p);
+                    from[usize::from(j)].push(c);
+                }
+            }
+        }
+        let pipeline = PipelineConfig {
+            worker: WorkerConfig {
+                table: ConnTableConfig { capacity: cfg.conn_limit, ..Default::default() },
+                ..Default::default()
+            },
+            ttl: match cfg.ttl {
+                Ttl::Keep => TtlPolicy::Keep,
+                Ttl::Decrement => TtlPolicy::Decrement,
+            },
+            echo_reply: cfg.echo_reply,
+            ..Default::default()
+        };
+        for (id, (to, from)) in to.into_iter().zip(from).enumerate() {
+            let mut rx = Vec::new();
+            let mut tx = Vec::new();
+            for p in &dp.ports {
+                rx.push(p.port.rx_queue(id as u16).context("rx queue")?);
+                tx.push(p.port.tx_queue(id as u16).context("tx queue")?);
+            }
+            let mut worker_pipeline = pipeline;
+            worker_pipeline.worker.sched.start = id;
+            worker_pipeline.worker.sched.seed = 0x5eed ^ id as u64;
+            worker_pipeline.worker.table.hash_seed ^= (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let ctx = worker::WorkerCtx {
+                id: id as u16,
+                workers: w,
+                shared: Arc::clone(&shared),
+                pool: pool.clone(),
+                rx,
+                tx,
+                port_ids: dp.ports.iter().map(|p| p.port.id()).collect(),
+                to,
+                from,
+                pipeline: worker_pipeline,
+                burst: cfg.burst,
+                idle_sleep_us: cfg.idle_sleep_us,
+                epoch: dp.epoch,
+            };
+            let join = dp._eal.remote_launch(lcores[id], move || ctx.run()).context("cannot launch a worker")?;
+            dp.joins.push(join);
+        }
+        // announce our addresses, as the kernel does when an address comes up
+        for a in dp.net.addrs().to_vec() {
+            dp.shared.command(0, Command::Announce { port: a.port, addr: a.addr });
+        }
+        dp.resolve_dests();
+        info!(workers = w, ports = dp.ports.len(), "dataplane running");
+        Ok(dp)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn port_id(&self, name: &str) -> Option<u16> {
+        self.ports.iter().find(|p| p.name == name).map(|p| p.port.id())
+    }
+
+    /// Builds the network snapshot from the configuration and the neighbour table.
+    fn rebuild_net(&mut self) -> anyhow::Result<()> {
+        let mut routes = RouteTable::new();
+        let mut addrs = Vec::new();
+        let mut laddrs = Vec::new();
+        let infos: Vec<PortInfo> = self
+            .ports
+            .iter()
+            .map(|p| PortInfo { id: p.port.id(), name: p.name.clone(), mac: p.mac, mtu: p.mtu })
+            .collect();
+        for pc in &self.cfg.ports {
+            let port = self.port_id(&pc.name).context("port")?;
+            for a in &pc.addrs {
+                addrs.push(LocalAddr { addr: a.addr, len: a.len, port });
+                if a.sapool {
+                    laddrs.push(a.addr);
+                }
+                let full = if a.addr.is_ipv4() { 32 } else { 128 };
+                routes
+                    .insert(Route {
+                        prefix: a.addr,
+                        len: full,
+                        kind: RouteKind::Local,
+                        port,
+                        via: None,
+                        src: None,
+                        metric: 0,
+                        scope: Scope::Host,
+                    })
+                    .with_context(|| format!("address {}", a.addr))?;
+                if a.len < full {
+                    let prefix = network(a.addr, a.len);
+                    // two addresses in one subnet share its route
+                    let _ = routes.insert(Route {
+                        prefix,
+                        len: a.len,
+                        kind: RouteKind::Net,
+                        port,
+                        via: None,
+                        src: Some(a.addr),
+                        metric: 0,
+                        scope: Scope::Link,
+                    });
+                }
+            }
+        }
+        for r in &self.cfg.routes {
+            let port = self.port_id(&r.dev).context("route port")?;
+            routes
+                .insert(Route {
+                    prefix: r.prefix,
+                    len: r.len,
+                    kind: RouteKind::Net,
+                    port,
+                    via: r.via,
+                    src: r.src,
+                    metric: r.metric,
+                    scope: if r.via.is_some() { Scope::Global } else { Scope::Link },
+                })
+                .map_err(|e| anyhow::anyhow!("route {}/{}: {e}", r.prefix, r.len))?;
+        }
+        for n in &self.cfg.neighbours {
+            let port = self.port_id(&n.dev).context("neigh port")?;
+            self.neigh.insert_permanent(n.addr, n.mac, port);
+        }
+        self.generation += 1;
+        self.net = Arc::new(NetSnapshot::new(self.generation, infos, addrs, routes, self.neigh.clone()));
+        if *self.laddrs != laddrs {
+            self.laddrs = Arc::new(laddrs);
+        }
+        Ok(())
+    }
+
+    fn rebuild_ipvs(&mut self, state: &IpvsState) {
+        let opts = Options {
+            masquerade_fullnat: self.cfg.masquerade_fullnat && !self.laddrs.is_empty(),
+            workers: u32::from(self.cfg.workers),
+        };
+        match self.translator.build(state, opts) {
+            Ok(s) => self.ipvs = Arc::new(s),
+            Err(e) => error!("cannot build the dataplane's service table: {e}; it keeps the previous one"),
+        }
+    }
+
+    fn publish_all(&mut self) {
+        self.generation += 1;
+        let vips = self
+            .ipvs
+            .services()
+            .iter()
+            .filter_map(|s| match s.key {
+                dpvs_core::service::ServiceKey::Tuple { addr, .. } => Some(dpvs_core::addr::to_bits(addr)),
+                dpvs_core::service::ServiceKey::Fwmark { .. } => None,
+            })
+            .map(|(bits, v6)| (v6, bits))
+            .collect();
+        let laddrs = self.laddrs.iter().map(|&a| dpvs_core::addr::to_bits(a)).map(|(b, v6)| (v6, b)).collect();
+        self.shared.store(Published {
+            generation: self.generation,
+            ipvs: Arc::clone(&self.ipvs),
+            net: Arc::clone(&self.net),
+            steering: Arc::new(Steering::new(self.cfg.workers, vips, laddrs)),
+            laddrs: Arc::clone(&self.laddrs),
+        });
+    }
+
+    /// Asks worker 0 to resolve every dest's next hop that is not known yet, so the first
+    /// connection to a new real server does not wait for a retransmission.
+    fn resolve_dests(&self) {
+        for s in self.ipvs.services() {
+            for d in &s.dests {
+                if let Some(r) = self.net.routes().lookup(d.addr) {
+                    if r.kind == RouteKind::Net {
+                        let hop = r.via.unwrap_or(d.addr);
+                        if self.net.neighbours().get(hop).is_none() {
+                            self.shared.command(0, Command::Solicit { port: r.port, target: hop });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks every worker for something and waits (bounded) for all answers.
+    fn ask(&mut self, req: fn(&Slot) -> (&AtomicU64, &AtomicU64)) -> Vec<bool> {
+        self.seq += 1;
+        let seq = self.seq;
+        for s in &self.shared.workers {
+            req(s).0.store(seq, Ordering::Release);
+        }
+        let deadline = Instant::now() + ANSWER_WAIT;
+        loop {
+            let done: Vec<bool> = self.shared.workers.iter().map(|s| req(s).1.load(Ordering::Acquire) == seq).collect();
+            if done.iter().all(|d| *d) || Instant::now() >= deadline {
+                return done;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    /// The workers' reports, fresh where they answered in time.
+    fn collect(&mut self) -> &[WorkerReport] {
+        let done = self.ask(|s| (&s.stats_req, &s.stats_done));
+        for (i, d) in done.iter().enumerate() {
+            if *d {
+                self.reports[i] = self.shared.workers[i].report.lock().expect("report").clone();
+            } else {
+                warn!(worker = i, "a worker did not answer a statistics request in time");
+            }
+        }
+        &self.reports
+    }
+
+    /// Counters of the whole dataplane: rx, forwarded, drops by reason (for logs and tools).
+    pub fn summary(&mut self) -> String {
+        let reports = self.collect().to_vec();
+        let mut s = String::new();
+        for (i, r) in reports.iter().enumerate() {
+            let p = &r.pipeline;
+            s.push_str(&format!(
+                "worker {i}: rx {} forwarded {} local {} to-kernel {} (dropped {}) no-route {} conns {} handoff-drops {} tx-drops {}\n",
+                p.rx,
+                p.forwarded,
+                p.local_reply + r.local_replies,
+                p.to_kernel,
+                r.kernel_drops,
+                p.no_route,
+                r.conns,
+                r.handoff_drops,
+                r.tx_drops
+            ));
+        }
+        s
+    }
+
+    /// Applies a reloaded configuration: what can change at run time changes, the rest is
+    /// named as needing a restart.
+    pub fn reload_config(&mut self, new: &DataplaneConfig, state: &IpvsState) {
+        let restart = self.cfg.restart_needed(new);
+        if !restart.is_empty() {
+            warn!("SIGHUP: a restart is needed to change {}; applying the rest", restart.join(", "));
+        }
+        let old = self.cfg.clone();
+        self.cfg.routes = new.routes.clone();
+        self.cfg.neighbours = new.neighbours.clone();
+        self.cfg.masquerade_fullnat = new.masquerade_fullnat;
+        for p in &mut self.cfg.ports {
+            if let Some(np) = new.ports.iter().find(|n| n.name == p.name) {
+                p.addrs = np.addrs.clone();
+            }
+        }
+        if let Err(e) = self.rebuild_net() {
+            error!("SIGHUP: {e:#}; the previous network configuration stays");
+            self.cfg = old;
+            let _ = self.rebuild_net();
+            return;
+        }
+        self.rebuild_ipvs(state);
+        self.publish_all();
+        let old_addrs: Vec<IpAddr> = old.ports.iter().flat_map(|p| p.addrs.iter().map(|a| a.addr)).collect();
+        for a in self.net.addrs().to_vec() {
+            if !old_addrs.contains(&a.addr) {
+                self.shared.command(0, Command::Announce { port: a.port, addr: a.addr });
+            }
+        }
+        self.resolve_dests();
+        info!("SIGHUP: dataplane configuration reloaded");
+    }
+}
+
+fn network(addr: IpAddr, len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+            IpAddr::V4((u32::from(a) & m).into())
+        }
+        IpAddr::V6(a) => {
+            let m = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+            IpAddr::V6((u128::from(a) & m).into())
+        }
+    }
+}
+
+impl crate::ipvs::Dataplane for Dataplane {
+    fn publish(&mut self, state: &IpvsState) {
+        self.rebuild_ipvs(state);
+        self.publish_all();
+        self.resolve_dests();
+    }
+
+    fn refresh(&mut self, state: &mut IpvsState) {
+        let mut totals = StatsTotals::default();
+        for r in self.collect() {
+            totals.add(&r.stats);
+        }
+        self.acc.apply(&totals, &self.translator, state);
+    }
+
+    fn connections(&mut self) -> String {
+        let done = self.ask(|s| (&s.conns_req, &s.conns_done));
+        let mut out = String::new();
+        for (i, d) in done.iter().enumerate() {
+            if *d {
+                out.push_str(&self.shared.workers[i].conns.lock().expect("conns"));
+            } else {
+                warn!(worker = i, "a worker did not list its connections in time");
+            }
+        }
+        out
+    }
+
+    fn total_rates(&self, stats: &mut Stats) {
+        self.acc.total_rates(stats);
+    }
+
+    fn tick(&mut self, state: &mut IpvsState) -> Duration {
+        let learned = std::mem::take(&mut *self.shared.learned.lock().expect("learned"));
+        if !learned.is_empty() {
+            let now = self.now_ms();
+            for (addr, mac, port) in learned {
+                self.neigh.learn(addr, mac, port, now);
+            }
+            match self.rebuild_net() {
+                Ok(()) => self.publish_all(),
+                Err(e) => error!("cannot rebuild the network state: {e:#}"),
+            }
+        }
+        if self.last_estimate.elapsed() >= ESTIMATE_EVERY {
+            self.last_estimate += ESTIMATE_EVERY;
+            self.refresh(state);
+            self.acc.estimate(&self.translator, state);
+        }
+        TICK
+    }
+
+    fn reload(&mut self, cfg: &DataplaneConfig, state: &IpvsState) {
+        self.reload_config(cfg, state);
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        for j in self.joins.drain(..) {
+            let lcore = j.lcore();
+            if let Err(e) = j.join() {
+                error!(lcore, "worker ended badly: {e}");
+            }
+        }
+        for p in &mut self.ports {
+            if let Err(e) = p.port.stop() {
+                warn!(port = %p.name, "cannot stop: {e}");
+            }
+        }
+        info!("dataplane stopped");
+    }
+}

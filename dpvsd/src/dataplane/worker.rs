@@ -1,0 +1,349 @@
+//! A worker lcore: rx bursts from its queue of every port, the software hand-off to the
+//! flow's owner, the dpvs-core pipeline, the network stack for what the pipeline does not
+//! take (ARP, ND, echo to local addresses), tx bursts; in its slow path the connection
+//! timers, the control thread's requests and neighbour resolution; an idle back-off.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dpdk::{Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue};
+use dpvs_core::net::{self, LocalAction, NetRouter, NetSnapshot, ResolveQueue};
+use dpvs_core::pipeline::{Pipeline, PipelineConfig, Verdict};
+use dpvs_core::xmit::PacketBuf;
+use tracing::{debug, trace};
+
+use super::laddr::LaddrPool;
+use super::{Command, Published, Shared, WorkerReport};
+
+/// A received frame as dpvs-core's [`PacketBuf`] (single-segment mbufs).
+struct MbufBuf<'a>(&'a mut Mbuf);
+
+impl PacketBuf for MbufBuf<'_> {
+    fn data(&self) -> &[u8] {
+        self.0.data()
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        self.0.data_mut()
+    }
+    fn headroom(&self) -> usize {
+        self.0.headroom()
+    }
+    fn prepend(&mut self, n: usize) -> bool {
+        self.0.prepend(n).is_ok()
+    }
+    fn truncate(&mut self, len: usize) {
+        let cur = self.0.len();
+        if len < cur {
+            let _ = self.0.trim(cur - len);
+        }
+    }
+    fn append(&mut self, n: usize) -> bool {
+        self.0.append(n).is_ok()
+    }
+}
+
+/// Everything one worker owns.
+pub(crate) struct WorkerCtx {
+    pub id: u16,
+    pub workers: u16,
+    pub shared: Arc<Shared>,
+    pub pool: Mempool,
+    /// Index-aligned with `port_ids`.
+    pub rx: Vec<RxQueue>,
+    pub tx: Vec<TxQueue>,
+    pub port_ids: Vec<u16>,
+    /// To worker `i` (`None` for itself).
+    pub to: Vec<Option<RingProducer<Mbuf>>>,
+    pub from: Vec<RingConsumer<Mbuf>>,
+    pub pipeline: PipelineConfig,
+    pub burst: u16,
+    pub idle_sleep_us: u32,
+    pub epoch: Instant,
+}
+
+/// Empty polls before an idle worker starts sleeping.
+const SPIN_POLLS: u32 = 256;
+/// The slow path runs at least this often.
+const SLOW_PATH_MS: u64 = 1;
+/// Timers run per slow-path pass, at most.
+const EXPIRE_BATCH: usize = 2048;
+/// A next hop is solicited at most this often.
+const SOLICIT_INTERVAL_MS: u64 = 500;
+
+struct Run {
+    cur: Arc<Published>,
+    pipe: Pipeline,
+    laddrs: LaddrPool,
+    misses: ResolveQueue,
+    txq: Vec<Vec<Mbuf>>,
+    report: WorkerReport,
+    solicited: HashMap<IpAddr, u64>,
+    learned: Vec<(IpAddr, dpvs_wire::EthernetAddress, u16)>,
+}
+
+impl WorkerCtx {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn port_index(&self, port: u16) -> Option<usize> {
+        self.port_ids.iter().position(|&p| p == port)
+    }
+
+    /// The worker's loop, until the control thread says stop.
+    pub fn run(mut self) {
+        let cur = self.shared.load();
+        let now = self.now_ms();
+        let mut r = Run {
+            pipe: Pipeline::new(self.pipeline, &cur.ipvs, now),
+            laddrs: LaddrPool::new(&cur.laddrs, self.id, self.workers),
+            cur,
+            misses: ResolveQueue::with_capacity(64),
+            txq: self.port_ids.iter().map(|_| Vec::with_capacity(256)).collect(),
+            report: WorkerReport::default(),
+            solicited: HashMap::new(),
+            learned: Vec::new(),
+        };
+        debug!(worker = self.id, "worker running");
+        let mut rxb: Vec<Mbuf> = Vec::with_capacity(usize::from(self.burst));
+        let mut idle = 0u32;
+        let mut last_slow = 0u64;
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            if self.shared.generation.load(Ordering::Acquire) != r.cur.generation {
+                self.follow(&mut r);
+            }
+            let now = self.now_ms();
+            let mut got = 0usize;
+            for pi in 0..self.rx.len() {
+                rxb.clear();
+                got += self.rx[pi].rx_burst_into(&mut rxb, self.burst);
+                for m in rxb.drain(..) {
+                    if let Some(o) = r.cur.steering.owner(m.data()) {
+                        if o != self.id {
+                            if let Some(p) = self.to[usize::from(o)].as_mut() {
+                                if p.enqueue(m).is_err() {
+                                    r.report.handoff_drops += 1;
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    self.handle(&mut r, m, pi, now);
+                }
+            }
+            for c in 0..self.from.len() {
+                rxb.clear();
+                let n = self.from[c].dequeue_burst(&mut rxb, usize::from(self.burst));
+                got += n;
+                for m in rxb.drain(..) {
+                    let pi = self.port_index(m.port()).unwrap_or(0);
+                    self.handle(&mut r, m, pi, now);
+                }
+            }
+            self.flush(&mut r);
+            if got == 0 || now >= last_slow + SLOW_PATH_MS {
+                last_slow = now;
+                self.slow_path(&mut r, now);
+            }
+            if got == 0 {
+                idle = idle.saturating_add(1);
+                if idle > SPIN_POLLS && self.idle_sleep_us > 0 {
+                    // back off: 10 µs more per empty poll, up to the configured ceiling
+                    let us = ((idle - SPIN_POLLS) * 10).min(self.idle_sleep_us);
+                    std::thread::sleep(Duration::from_micros(u64::from(us)));
+                }
+            } else {
+                idle = 0;
+            }
+        }
+        // hand the final counters over before leaving
+        self.answer_requests(&mut r, true);
+        debug!(worker = self.id, "worker stopped");
+    }
+
+    /// Moves to the newest published configuration.
+    fn follow(&mut self, r: &mut Run) {
+        let new = self.shared.load();
+        if !Arc::ptr_eq(&new.ipvs, &r.cur.ipvs) {
+            r.pipe.apply_snapshot(&r.cur.ipvs, &new.ipvs);
+        }
+        if !Arc::ptr_eq(&new.laddrs, &r.cur.laddrs) {
+            let mut pool = LaddrPool::new(&new.laddrs, self.id, self.workers);
+            // ports of live connections stay taken
+            for (_, c) in r.pipe.worker().table().iter() {
+                if let Some((a, p)) = c.laddr() {
+                    pool.reserve(a, p);
+                }
+            }
+            r.laddrs = pool;
+        }
+        r.cur = new;
+    }
+
+    fn handle(&mut self, r: &mut Run, mut m: Mbuf, pi: usize, now: u64) {
+        if m.segments() != 1 {
+            r.report.multiseg_drops += 1;
+            return;
+        }
+        let in_port = self.port_ids[pi];
+        let verdict = {
+            let mut router = NetRouter::new(&r.cur.net, &mut r.misses);
+            r.pipe.process(&r.cur.ipvs, &mut MbufBuf(&mut m), now, 0, &mut router, &mut r.laddrs)
+        };
+        match verdict {
+            Verdict::Forward { port, .. } => match self.port_index(port) {
+                Some(i) => r.txq[i].push(m),
+                None => r.report.tx_drops += 1,
+            },
+            Verdict::LocalReply { .. } => r.txq[pi].push(m),
+            Verdict::Drop(_) => {}
+            Verdict::ToKernel => {
+                let action = net::handle_local(m.data_mut(), in_port, &r.cur.net, &|_| false);
+                match action {
+                    LocalAction::Reply { len } => {
+                        MbufBuf(&mut m).truncate(len);
+                        r.report.local_replies += 1;
+                        r.txq[pi].push(m);
+                    }
+                    LocalAction::Learn { addr, mac } => self.learn(r, addr, mac, in_port),
+                    LocalAction::ReplyAndLearn { len, addr, mac } => {
+                        MbufBuf(&mut m).truncate(len);
+                        r.report.local_replies += 1;
+                        r.txq[pi].push(m);
+                        self.learn(r, addr, mac, in_port);
+                    }
+                    LocalAction::NotLocal => r.report.kernel_drops += 1,
+                    LocalAction::Drop(why) => {
+                        trace!(why, "network stack drop");
+                        r.report.net_drops += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn learn(&self, r: &mut Run, addr: IpAddr, mac: dpvs_wire::EthernetAddress, port: u16) {
+        let known = r.cur.net.neighbours().get(addr).is_some_and(|n| n.mac == mac && n.port == port);
+        if !known && !r.learned.iter().any(|l| l.0 == addr && l.1 == mac) {
+            r.learned.push((addr, mac, port));
+        }
+    }
+
+    fn flush(&mut self, r: &mut Run) {
+        for (i, q) in r.txq.iter_mut().enumerate() {
+            if q.is_empty() {
+                continue;
+            }
+            self.tx[i].tx_burst(q);
+            if !q.is_empty() {
+                r.report.tx_drops += q.len() as u64;
+                q.clear();
+            }
+        }
+    }
+
+    fn slow_path(&mut self, r: &mut Run, now: u64) {
+        r.pipe.expire(&r.cur.ipvs, now, EXPIRE_BATCH, &mut r.laddrs);
+        if !r.learned.is_empty() {
+            if let Ok(mut l) = self.shared.learned.lock() {
+                l.append(&mut r.learned);
+            }
+        }
+        // next hops the router missed
+        let misses: Vec<(IpAddr, u16)> = r.misses.drain().collect();
+        for (addr, port) in misses {
+            self.solicit(r, port, addr, now);
+        }
+        if self.shared.workers[usize::from(self.id)].has_commands.swap(false, Ordering::AcqRel) {
+            let cmds = std::mem::take(&mut *self.shared.workers[usize::from(self.id)].commands.lock().expect("commands"));
+            for c in cmds {
+                match c {
+                    Command::Solicit { port, target } => self.solicit(r, port, target, now),
+                    Command::Announce { port, addr } => self.announce(r, port, addr),
+                }
+            }
+        }
+        self.answer_requests(r, false);
+        self.flush(r);
+    }
+
+    fn answer_requests(&mut self, r: &mut Run, last: bool) {
+        let slot = &self.shared.workers[usize::from(self.id)];
+        let req = slot.stats_req.load(Ordering::Acquire);
+        if last || req != slot.stats_done.load(Ordering::Relaxed) {
+            let mut rep = r.report.clone();
+            rep.stats = r.pipe.worker().stats_report(&r.cur.ipvs);
+            rep.pipeline = *r.pipe.counters();
+            rep.conns = r.pipe.worker().table().len() as u64;
+            *slot.report.lock().expect("report") = rep;
+            slot.stats_done.store(req, Ordering::Release);
+        }
+        let req = slot.conns_req.load(Ordering::Acquire);
+        if req != slot.conns_done.load(Ordering::Relaxed) {
+            let now = self.now_ms();
+            let t = r.pipe.worker().table();
+            let mut s = String::with_capacity(t.len() * 80);
+            for (cref, c) in t.iter() {
+                super::conns::write_line(&mut s, c, t.remaining_ms(cref, now) / 1000);
+            }
+            *slot.conns.lock().expect("conns") = s;
+            slot.conns_done.store(req, Ordering::Release);
+        }
+    }
+
+    /// An ARP request or neighbour solicitation for `target` out of `port`, at most once per
+    /// [`SOLICIT_INTERVAL_MS`].
+    fn solicit(&mut self, r: &mut Run, port: u16, target: IpAddr, now: u64) {
+        if r.solicited.get(&target).is_some_and(|&t| now < t + SOLICIT_INTERVAL_MS) {
+            return;
+        }
+        r.solicited.insert(target, now);
+        if r.solicited.len() > 4096 {
+            r.solicited.retain(|_, t| now < *t + SOLICIT_INTERVAL_MS);
+        }
+        let net: &NetSnapshot = &r.cur.net;
+        let (Some(info), Some(pi)) = (net.port(port), self.port_index(port)) else { return };
+        let Some(src) = source_for(net, port, target) else {
+            debug!(%target, port, "no local address to solicit from");
+            return;
+        };
+        let Ok(mut m) = self.pool.alloc() else { return };
+        let Ok(buf) = m.append(128) else { return };
+        let len = match (src, target) {
+            (IpAddr::V4(s), IpAddr::V4(t)) => net::arp_request(buf, info.mac, s, t),
+            (IpAddr::V6(s), IpAddr::V6(t)) => net::neighbour_solicit(buf, info.mac, s, t),
+            _ => return,
+        };
+        MbufBuf(&mut m).truncate(len);
+        trace!(%target, port, "soliciting");
+        r.txq[pi].push(m);
+    }
+
+    /// A gratuitous ARP (or unsolicited NA) for `addr` out of `port`.
+    fn announce(&mut self, r: &mut Run, port: u16, addr: IpAddr) {
+        let (Some(info), Some(pi)) = (r.cur.net.port(port), self.port_index(port)) else { return };
+        let Ok(mut m) = self.pool.alloc() else { return };
+        let Ok(buf) = m.append(128) else { return };
+        let len = match addr {
+            IpAddr::V4(a) => net::gratuitous_arp(buf, info.mac, a),
+            IpAddr::V6(a) => net::unsolicited_na(buf, info.mac, a),
+        };
+        MbufBuf(&mut m).truncate(len);
+        r.txq[pi].push(m);
+    }
+}
+
+/// The address to solicit `target` from: a local address of `port` whose subnet holds it,
+/// else any of the port's addresses of its family.
+fn source_for(net: &NetSnapshot, port: u16, target: IpAddr) -> Option<IpAddr> {
+    let same = |a: &net::LocalAddr| a.port == port && a.addr.is_ipv4() == target.is_ipv4();
+    net.addrs()
+        .iter()
+        .filter(|a| same(a))
+        .find(|a| super::config::same_subnet(a.addr, target, a.len))
+        .or_else(|| net.addrs().iter().find(|a| same(a)))
+        .map(|a| a.addr)
+}
