@@ -13,7 +13,6 @@
 pub mod config;
 pub mod conns;
 pub mod estimator;
-pub mod laddr;
 pub mod steer;
 pub mod translate;
 mod worker;

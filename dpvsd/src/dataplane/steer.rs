@@ -3,7 +3,7 @@
 //! - to a VIP: `hash(source address, source port)`: the worker that schedules a connection
 //!   is the one its client's packets reach;
 //! - to a full-NAT local address: the local port's slice, `port % workers`
-//!   ([`super::laddr`]); an ICMP echo reply by its identifier, which full-NAT sets to the
+//!   (each worker's `LocalAddrPool` hands out only its slice); an ICMP echo reply by its identifier, which full-NAT sets to the
 //!   local port;
 //! - any other TCP or UDP packet (a masquerade reply travelling to the client):
 //!   `hash(destination address, destination port)`, the same value its connection's client

@@ -3,7 +3,7 @@
 //! take (ARP, ND, echo to local addresses), tx bursts; in its slow path the connection
 //! timers, the control thread's requests and neighbour resolution; an idle back-off.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 
 use dpdk::{Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue};
 use dpvs_core::net::{self, LocalAction, NetRouter, NetSnapshot, ResolveQueue};
-use dpvs_core::pipeline::{Pipeline, PipelineConfig, Verdict};
+use dpvs_core::conn::Conn;
+use dpvs_core::pipeline::{LocalAddrPool, Pipeline, PipelineConfig, Verdict};
+use dpvs_core::service::Service;
+use dpvs_core::worker::ConnHooks;
 use dpvs_core::xmit::PacketBuf;
 use tracing::{debug, trace};
 
-use super::laddr::LaddrPool;
 use super::{Command, Published, Shared, WorkerReport};
 
 /// A received frame as dpvs-core's [`PacketBuf`] (single-segment mbufs).
@@ -44,6 +46,39 @@ impl PacketBuf for MbufBuf<'_> {
         self.0.append(n).is_ok()
     }
 }
+
+/// The full-NAT local ports: this worker's slice of every `sapool` address. When the
+/// addresses change, a new pool starts while connections hold ports of the old one: those
+/// ports are skipped once when the new pool hands them out (their connection gives them
+/// back when it ends).
+struct Laddrs {
+    pool: LocalAddrPool,
+    held: HashSet<(IpAddr, u16)>,
+}
+
+impl Laddrs {
+    fn new(addrs: &[IpAddr], worker: u16, workers: u16) -> Laddrs {
+        Laddrs { pool: LocalAddrPool::new(addrs, FIRST_LOCAL_PORT..=u16::MAX, worker, workers), held: HashSet::new() }
+    }
+}
+
+impl ConnHooks for Laddrs {
+    fn local_addr(&mut self, svc: &Service, dest: usize) -> Option<(IpAddr, u16)> {
+        loop {
+            let got = self.pool.local_addr(svc, dest)?;
+            if self.held.is_empty() || !self.held.remove(&got) {
+                return Some(got);
+            }
+        }
+    }
+
+    fn freed(&mut self, conn: &Conn) {
+        self.pool.freed(conn);
+    }
+}
+
+/// The lowest full-NAT local port (the ports below stay with the kernel's services).
+const FIRST_LOCAL_PORT: u16 = 1024;
 
 /// Everything one worker owns.
 pub(crate) struct WorkerCtx {
@@ -76,7 +111,7 @@ const SOLICIT_INTERVAL_MS: u64 = 500;
 struct Run {
     cur: Arc<Published>,
     pipe: Pipeline,
-    laddrs: LaddrPool,
+    laddrs: Laddrs,
     misses: ResolveQueue,
     txq: Vec<Vec<Mbuf>>,
     report: WorkerReport,
@@ -99,7 +134,7 @@ impl WorkerCtx {
         let now = self.now_ms();
         let mut r = Run {
             pipe: Pipeline::new(self.pipeline, &cur.ipvs, now),
-            laddrs: LaddrPool::new(&cur.laddrs, self.id, self.workers),
+            laddrs: Laddrs::new(&cur.laddrs, self.id, self.workers),
             cur,
             misses: ResolveQueue::with_capacity(64),
             txq: self.port_ids.iter().map(|_| Vec::with_capacity(256)).collect(),
@@ -171,13 +206,9 @@ impl WorkerCtx {
             r.pipe.apply_snapshot(&r.cur.ipvs, &new.ipvs);
         }
         if !Arc::ptr_eq(&new.laddrs, &r.cur.laddrs) {
-            let mut pool = LaddrPool::new(&new.laddrs, self.id, self.workers);
+            let mut pool = Laddrs::new(&new.laddrs, self.id, self.workers);
             // ports of live connections stay taken
-            for (_, c) in r.pipe.worker().table().iter() {
-                if let Some((a, p)) = c.laddr() {
-                    pool.reserve(a, p);
-                }
-            }
+            pool.held = r.pipe.worker().table().iter().filter_map(|(_, c)| c.laddr()).collect();
             r.laddrs = pool;
         }
         r.cur = new;
