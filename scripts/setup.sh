@@ -11,7 +11,7 @@ PKGS=(
   # DPDK 22.11 for the dataplane (dpdk-sys binds it)
   libdpdk-dev dpdk
   # test tools: namespaces, capabilities, traffic ends
-  iproute2 util-linux libcap2-bin procps curl python3
+  iproute2 util-linux libcap2-bin procps curl python3 ethtool
   # netns testbed and bench/netns-compare.sh: real servers, balancers, load generators, plot
   nftables nginx haproxy wrk iperf3 gnuplot-nox
 )

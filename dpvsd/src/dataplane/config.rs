@@ -88,6 +88,15 @@ pub enum Ttl {
     Decrement,
 }
 
+/// Tunnel encapsulations (the kernel's `--tun-type`, for every tunnel dest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tunnel {
+    Ipip,
+    /// GUE to this UDP port.
+    Gue(u16),
+    Gre,
+}
+
 /// Everything the DPDK dataplane is told by the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataplaneConfig {
@@ -106,6 +115,11 @@ pub struct DataplaneConfig {
     pub echo_reply: bool,
     /// Forward masquerade (`-m`) dests by full-NAT when `sapool` addresses exist.
     pub masquerade_fullnat: bool,
+    /// Encapsulation of tunnel (`-i`) dests.
+    pub tunnel: Tunnel,
+    /// Outer source addresses of tunnelled packets (one per family; default: the first
+    /// address of that family with a prefix shorter than a host's).
+    pub tunnel_sources: Vec<IpAddr>,
     /// EAL memory, MiB.
     pub memory_mb: u32,
     /// Use hugepages (else `--no-huge`).
@@ -132,6 +146,8 @@ impl Default for DataplaneConfig {
             ttl: Ttl::Keep,
             echo_reply: true,
             masquerade_fullnat: false,
+            tunnel: Tunnel::Ipip,
+            tunnel_sources: Vec::new(),
             memory_mb: 512,
             hugepages: false,
             file_prefix: "dpvsd".into(),
@@ -355,6 +371,23 @@ impl DataplaneConfig {
                 };
                 Ok(())
             }
+            ("dataplane", "tunnel") => {
+                self.tunnel = match v.split_once(':') {
+                    None if v == "ipip" => Tunnel::Ipip,
+                    None if v == "gre" => Tunnel::Gre,
+                    Some(("gue", port)) => Tunnel::Gue(number("tunnel gue port", port, 1, u16::MAX)?),
+                    _ => return Err(format!("tunnel: `{v}` is not ipip, gre or gue:PORT")),
+                };
+                Ok(())
+            }
+            ("dataplane", "tunnel_source") => {
+                let a: IpAddr = v.parse().map_err(|_| format!("tunnel_source: `{v}` is not an IP address"))?;
+                if self.tunnel_sources.iter().any(|x| x.is_ipv4() == a.is_ipv4()) {
+                    return Err(format!("tunnel_source: {v}: one address per family"));
+                }
+                self.tunnel_sources.push(a);
+                Ok(())
+            }
             ("dataplane", "echo_reply") => boolean(key, v).map(|b| self.echo_reply = b),
             ("dataplane", "masquerade_fullnat") => boolean(key, v).map(|b| self.masquerade_fullnat = b),
             ("eal", "memory") => number(key, v, 64, 1 << 20).map(|n| self.memory_mb = n),
@@ -412,6 +445,17 @@ impl DataplaneConfig {
         Ok(())
     }
 
+    /// The outer source of tunnelled packets for a family.
+    pub fn tunnel_source(&self, v6: bool) -> Option<IpAddr> {
+        self.tunnel_sources.iter().copied().find(|a| a.is_ipv6() == v6).or_else(|| {
+            self.ports
+                .iter()
+                .flat_map(|p| &p.addrs)
+                .find(|a| a.addr.is_ipv6() == v6 && a.len < if v6 { 128 } else { 32 } && !a.sapool)
+                .map(|a| a.addr)
+        })
+    }
+
     /// Which changes from `self` to `new` need a restart (EAL, lcores, ports' devices and
     /// rings, pool and table sizes); the rest a SIGHUP applies.
     pub fn restart_needed(&self, new: &DataplaneConfig) -> Vec<&'static str> {
@@ -427,6 +471,11 @@ impl DataplaneConfig {
         }
         if self.conn_limit != new.conn_limit {
             v.push("dataplane.conn_limit");
+        }
+        if (self.ttl, self.echo_reply, self.tunnel, self.tunnel_source(false), self.tunnel_source(true))
+            != (new.ttl, new.echo_reply, new.tunnel, new.tunnel_source(false), new.tunnel_source(true))
+        {
+            v.push("dataplane.ttl, echo_reply or tunnel settings");
         }
         if (self.memory_mb, self.hugepages, &self.file_prefix, &self.lcores, &self.eal_args)
             != (new.memory_mb, new.hugepages, &new.file_prefix, &new.lcores, &new.eal_args)

@@ -26,7 +26,8 @@ use anyhow::{bail, Context};
 use dpdk::{Eal, LcoreJoin, Mbuf, Mempool, Port, PortConf};
 use dpvs_core::conn::ConnTableConfig;
 use dpvs_core::net::{LocalAddr, NeighTable, NetSnapshot, PortInfo, Route, RouteKind, RouteTable, Scope};
-use dpvs_core::pipeline::{PipelineConfig, PipelineCounters};
+use dpvs_core::pipeline::{PipelineConfig, PipelineCounters, TunnelConfig};
+use dpvs_core::xmit::tunnel::TunnelKind;
 use dpvs_core::service::{Settings, Snapshot};
 use dpvs_core::worker::{StatsReport, StatsTotals, WorkerConfig};
 use dpvs_core::xmit::TtlPolicy;
@@ -34,7 +35,7 @@ use dpvs_wire::EthernetAddress;
 use ipvs_genl::ipvs::Stats;
 use tracing::{error, info, warn};
 
-use self::config::{DataplaneConfig, Device, Ttl};
+use self::config::{DataplaneConfig, Device, Ttl, Tunnel};
 use self::steer::Steering;
 use self::translate::{Accumulator, Options, Translator};
 use crate::ipvs::state::IpvsState;
@@ -282,6 +283,22 @@ impl Dataplane {
                 Ttl::Decrement => TtlPolicy::Decrement,
             },
             echo_reply: cfg.echo_reply,
+            tunnel: TunnelConfig {
+                kind: match cfg.tunnel {
+                    Tunnel::Ipip => TunnelKind::Ipip,
+                    Tunnel::Gue(port) => TunnelKind::Gue { port },
+                    Tunnel::Gre => TunnelKind::Gre,
+                },
+                csum: false,
+                src4: cfg.tunnel_source(false).and_then(|a| match a {
+                    IpAddr::V4(a) => Some(a),
+                    IpAddr::V6(_) => None,
+                }),
+                src6: cfg.tunnel_source(true).and_then(|a| match a {
+                    IpAddr::V6(a) => Some(a),
+                    IpAddr::V4(_) => None,
+                }),
+            },
             ..Default::default()
         };
         for (id, (to, from)) in to.into_iter().zip(from).enumerate() {
