@@ -30,6 +30,7 @@ pub mod addr;
 pub mod conn;
 pub mod dest;
 pub mod drop;
+pub mod net;
 pub mod pipeline;
 pub mod proto;
 pub mod sched;

@@ -1,0 +1,745 @@
+//! The routing table: longest-prefix match over IPv4 and IPv6 routes with DPVS's two route
+//! roles, [`RouteKind::Local`] (an address of ours) and [`RouteKind::Net`] (a prefix reached
+//! through a port, directly or via a gateway).
+//!
+//! DPVS keeps its routes in lists and scans them. Here every family has one hash map per
+//! prefix length, keyed by the masked prefix and holding the lowest-metric route of that
+//! prefix, plus a bitmask of the lengths that have routes: a lookup probes only the non-empty
+//! lengths, longest first, and stops at the first hit. It allocates nothing. An ordered map
+//! of every route (all metrics) is the source of truth for `iter`, `remove` and the duplicate
+//! check; the per-length maps are rebuilt from it for one prefix whenever that prefix changes.
+
+use core::fmt;
+use core::net::IpAddr;
+use std::collections::{BTreeMap, HashMap};
+
+use super::FxBuild;
+
+/// What a route is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RouteKind {
+    /// An address of ours (a host route, `ip route`'s `local`): traffic to it is delivered
+    /// here, never forwarded.
+    Local,
+    /// A prefix reachable through [`Route::port`], on-link or via [`Route::via`].
+    Net,
+}
+
+/// The route's scope, as `ip route` prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Valid only on this host (local addresses).
+    Host,
+    /// Directly attached (on-link, no gateway).
+    Link,
+    /// Through a gateway.
+    Global,
+}
+
+/// One route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Route {
+    /// The network address (host bits must be zero).
+    pub prefix: IpAddr,
+    /// Prefix length: 0..=32 for IPv4, 0..=128 for IPv6.
+    pub len: u8,
+    /// Local or forwarding.
+    pub kind: RouteKind,
+    /// Egress port (DPDK port id).
+    pub port: u16,
+    /// The gateway; `None` for an on-link prefix (the destination itself is the next hop).
+    pub via: Option<IpAddr>,
+    /// Preferred source address for traffic we originate along this route.
+    pub src: Option<IpAddr>,
+    /// Lower is preferred among routes of the same prefix and length.
+    pub metric: u32,
+    /// Scope.
+    pub scope: Scope,
+}
+
+impl Route {
+    /// An on-link prefix on `port` (scope link, metric 0).
+    pub fn net(prefix: IpAddr, len: u8, port: u16) -> Route {
+        Route {
+            prefix,
+            len,
+            kind: RouteKind::Net,
+            port,
+            via: None,
+            src: None,
+            metric: 0,
+            scope: Scope::Link,
+        }
+    }
+
+    /// A prefix reached via the gateway `via` on `port` (scope global, metric 0).
+    pub fn via(prefix: IpAddr, len: u8, port: u16, via: IpAddr) -> Route {
+        Route {
+            via: Some(via),
+            scope: Scope::Global,
+            ..Route::net(prefix, len, port)
+        }
+    }
+
+    /// The host route of a local address on `port` (kind local, scope host, `src` = the
+    /// address, full length).
+    pub fn local(addr: IpAddr, port: u16) -> Route {
+        Route {
+            prefix: addr,
+            len: max_len(addr),
+            kind: RouteKind::Local,
+            port,
+            via: None,
+            src: Some(addr),
+            metric: 0,
+            scope: Scope::Host,
+        }
+    }
+
+    /// The same route with another metric.
+    pub fn with_metric(self, metric: u32) -> Route {
+        Route { metric, ..self }
+    }
+
+    /// True if `addr` is inside this route's prefix (false for the other family).
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        match (self.prefix, addr) {
+            (IpAddr::V4(p), IpAddr::V4(a)) => mask4(u32::from(a), self.len) == u32::from(p),
+            (IpAddr::V6(p), IpAddr::V6(a)) => mask6(u128::from(a), self.len) == u128::from(p),
+            _ => false,
+        }
+    }
+}
+
+/// `ip route`-like: `local 10.0.0.1/32 port 0 scope host src 10.0.0.1 metric 0`,
+/// `10.1.0.0/16 via 10.0.0.254 port 0 scope global metric 5`.
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == RouteKind::Local {
+            f.write_str("local ")?;
+        }
+        write!(f, "{}/{}", self.prefix, self.len)?;
+        if let Some(v) = self.via {
+            write!(f, " via {v}")?;
+        }
+        write!(f, " port {}", self.port)?;
+        let scope = match self.scope {
+            Scope::Host => "host",
+            Scope::Link => "link",
+            Scope::Global => "global",
+        };
+        write!(f, " scope {scope}")?;
+        if let Some(s) = self.src {
+            write!(f, " src {s}")?;
+        }
+        write!(f, " metric {}", self.metric)
+    }
+}
+
+/// Why a route could not be added or removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The prefix length is longer than the address.
+    #[error("invalid prefix length {len} for {prefix}: at most {max}", max = max_len(*prefix))]
+    BadPrefixLen {
+        /// The prefix given.
+        prefix: IpAddr,
+        /// The length given.
+        len: u8,
+    },
+    /// The prefix has bits set beyond its length (as `ip route`).
+    #[error(
+        "invalid prefix for given prefix length: {prefix}/{len} (did you mean {network}/{len}?)"
+    )]
+    HostBitsSet {
+        /// The prefix given.
+        prefix: IpAddr,
+        /// The length given.
+        len: u8,
+        /// The prefix with its host bits cleared.
+        network: IpAddr,
+    },
+    /// A route with the same prefix, length and metric exists.
+    #[error("route exists (same prefix, length and metric)")]
+    Exists,
+    /// No route with that prefix, length (and metric) exists.
+    #[error("no such route")]
+    NotFound,
+    /// The gateway or the source is not of the prefix's family.
+    #[error("{addr} is not of the family of the prefix {prefix}")]
+    FamilyMismatch {
+        /// The route's prefix.
+        prefix: IpAddr,
+        /// The gateway or source address of the other family.
+        addr: IpAddr,
+    },
+}
+
+/// Maximum prefix length of `addr`'s family.
+pub(crate) fn max_len(addr: IpAddr) -> u8 {
+    if addr.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+#[inline]
+fn mask4(a: u32, len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        a & (u32::MAX << (32 - u32::from(len.min(32))))
+    }
+}
+
+#[inline]
+fn mask6(a: u128, len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        a & (u128::MAX << (128 - u32::from(len.min(128))))
+    }
+}
+
+/// Ordering key of [`RouteTable::iter`]: family (IPv4 first), prefix, length, metric.
+type Key = (bool, u128, u8, u32);
+
+fn key_of(prefix: IpAddr, len: u8, metric: u32) -> Key {
+    match prefix {
+        IpAddr::V4(p) => (false, u128::from(u32::from(p)), len, metric),
+        IpAddr::V6(p) => (true, u128::from(p), len, metric),
+    }
+}
+
+/// A prefix key that can be masked to a length.
+trait Bits: Copy + Eq + core::hash::Hash {
+    const MAX_LEN: usize;
+    fn masked(self, len: u8) -> Self;
+}
+
+impl Bits for u32 {
+    const MAX_LEN: usize = 32;
+    #[inline]
+    fn masked(self, len: u8) -> u32 {
+        mask4(self, len)
+    }
+}
+
+impl Bits for u128 {
+    const MAX_LEN: usize = 128;
+    #[inline]
+    fn masked(self, len: u8) -> u128 {
+        mask6(self, len)
+    }
+}
+
+/// One family's lookup index: a map per prefix length and the set of non-empty lengths.
+#[derive(Clone)]
+struct LpmIndex<K: Bits> {
+    /// `maps[len]`: masked prefix → its lowest-metric route.
+    maps: Vec<HashMap<K, Route, FxBuild>>,
+    /// Bit `len % 64` of word `len / 64` set when `maps[len]` is not empty.
+    present: [u64; 3],
+}
+
+impl<K: Bits> LpmIndex<K> {
+    fn new() -> Self {
+        LpmIndex {
+            maps: (0..=K::MAX_LEN).map(|_| HashMap::default()).collect(),
+            present: [0; 3],
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, addr: K) -> Option<&Route> {
+        for w in (0..3).rev() {
+            let mut bits = self.present[w];
+            while bits != 0 {
+                let b = 63 - bits.leading_zeros() as usize;
+                bits &= !(1u64 << b);
+                let len = w * 64 + b;
+                // `len <= K::MAX_LEN` by construction of `present`.
+                if let Some(r) = self
+                    .maps
+                    .get(len)
+                    .and_then(|m| m.get(&addr.masked(len as u8)))
+                {
+                    return Some(r);
+                }
+            }
+        }
+        None
+    }
+
+    fn set(&mut self, prefix: K, len: u8, best: Option<Route>) {
+        let l = usize::from(len);
+        let Some(map) = self.maps.get_mut(l) else {
+            return;
+        };
+        match best {
+            Some(r) => {
+                map.insert(prefix, r);
+            }
+            None => {
+                map.remove(&prefix);
+            }
+        }
+        if map.is_empty() {
+            self.present[l / 64] &= !(1u64 << (l % 64));
+        } else {
+            self.present[l / 64] |= 1u64 << (l % 64);
+        }
+    }
+
+    fn clear(&mut self) {
+        for m in &mut self.maps {
+            m.clear();
+        }
+        self.present = [0; 3];
+    }
+}
+
+/// The routing table of both families. `Clone` (the control thread edits a copy and
+/// publishes it in a new [`NetSnapshot`](super::NetSnapshot)).
+#[derive(Clone)]
+pub struct RouteTable {
+    all: BTreeMap<Key, Route>,
+    v4: LpmIndex<u32>,
+    v6: LpmIndex<u128>,
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for RouteTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|r| format!("{r}")))
+            .finish()
+    }
+}
+
+impl RouteTable {
+    /// An empty table.
+    pub fn new() -> RouteTable {
+        RouteTable {
+            all: BTreeMap::new(),
+            v4: LpmIndex::new(),
+            v6: LpmIndex::new(),
+        }
+    }
+
+    fn validate(prefix: IpAddr, len: u8) -> Result<(), RouteError> {
+        if len > max_len(prefix) {
+            return Err(RouteError::BadPrefixLen { prefix, len });
+        }
+        let network = match prefix {
+            IpAddr::V4(p) => IpAddr::V4(mask4(u32::from(p), len).into()),
+            IpAddr::V6(p) => IpAddr::V6(mask6(u128::from(p), len).into()),
+        };
+        if network != prefix {
+            return Err(RouteError::HostBitsSet {
+                prefix,
+                len,
+                network,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds a route. Errors: a length past the family's ([`RouteError::BadPrefixLen`]),
+    /// host bits set ([`RouteError::HostBitsSet`]), a gateway or source of the other family
+    /// ([`RouteError::FamilyMismatch`]), a route of the same prefix, length and metric
+    /// ([`RouteError::Exists`]).
+    pub fn insert(&mut self, route: Route) -> Result<(), RouteError> {
+        Self::validate(route.prefix, route.len)?;
+        for addr in [route.via, route.src].into_iter().flatten() {
+            if addr.is_ipv4() != route.prefix.is_ipv4() {
+                return Err(RouteError::FamilyMismatch {
+                    prefix: route.prefix,
+                    addr,
+                });
+            }
+        }
+        let key = key_of(route.prefix, route.len, route.metric);
+        if self.all.contains_key(&key) {
+            return Err(RouteError::Exists);
+        }
+        self.all.insert(key, route);
+        self.reindex(route.prefix, route.len);
+        Ok(())
+    }
+
+    /// Removes the route of `prefix/len` with `metric`, or with the lowest metric when
+    /// `metric` is `None` (as `ip route del` without a metric), and returns it.
+    pub fn remove(
+        &mut self,
+        prefix: IpAddr,
+        len: u8,
+        metric: Option<u32>,
+    ) -> Result<Route, RouteError> {
+        Self::validate(prefix, len)?;
+        let key = match metric {
+            Some(m) => key_of(prefix, len, m),
+            None => {
+                *self
+                    .range(prefix, len)
+                    .next()
+                    .ok_or(RouteError::NotFound)?
+                    .0
+            }
+        };
+        let r = self.all.remove(&key).ok_or(RouteError::NotFound)?;
+        self.reindex(prefix, len);
+        Ok(r)
+    }
+
+    /// The route of `prefix/len` with `metric`, or the lowest-metric one for `None`.
+    pub fn get(&self, prefix: IpAddr, len: u8, metric: Option<u32>) -> Option<&Route> {
+        match metric {
+            Some(m) => self.all.get(&key_of(prefix, len, m)),
+            None => self.range(prefix, len).next().map(|(_, r)| r),
+        }
+    }
+
+    fn range(&self, prefix: IpAddr, len: u8) -> impl Iterator<Item = (&Key, &Route)> {
+        self.all
+            .range(key_of(prefix, len, 0)..=key_of(prefix, len, u32::MAX))
+    }
+
+    fn reindex(&mut self, prefix: IpAddr, len: u8) {
+        let best = self.range(prefix, len).next().map(|(_, r)| *r);
+        match prefix {
+            IpAddr::V4(p) => self.v4.set(u32::from(p), len, best),
+            IpAddr::V6(p) => self.v6.set(u128::from(p), len, best),
+        }
+    }
+
+    /// The route for `dst`: the longest prefix that contains it, and among routes of that
+    /// prefix the lowest metric. Allocation-free; probes one hash map per distinct prefix
+    /// length present in the family, longest first.
+    #[inline]
+    pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
+        match dst {
+            IpAddr::V4(a) => self.v4.lookup(u32::from(a)),
+            IpAddr::V6(a) => self.v6.lookup(u128::from(a)),
+        }
+    }
+
+    /// Every route, sorted by family (IPv4 first), prefix, length, metric.
+    pub fn iter(&self) -> impl Iterator<Item = &Route> + '_ {
+        self.all.values()
+    }
+
+    /// Number of routes (all metrics counted).
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// True if there are no routes.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Removes every route of one family (`v6`: IPv6, else IPv4).
+    pub fn clear_family(&mut self, v6: bool) {
+        self.all.retain(|k, _| k.0 != v6);
+        if v6 {
+            self.v6.clear();
+        } else {
+            self.v4.clear();
+        }
+    }
+
+    /// What the kernel adds with an address (`ip addr add 10.0.0.1/24 dev P`): the local
+    /// host route of the address and, unless the length is the full length, the on-link
+    /// route of its network (an existing network route of metric 0 is kept).
+    pub fn insert_addr(&mut self, addr: IpAddr, len: u8, port: u16) -> Result<(), RouteError> {
+        let full = max_len(addr);
+        if len > full {
+            return Err(RouteError::BadPrefixLen { prefix: addr, len });
+        }
+        self.insert(Route::local(addr, port))?;
+        if len < full {
+            let net = match addr {
+                IpAddr::V4(a) => IpAddr::V4(mask4(u32::from(a), len).into()),
+                IpAddr::V6(a) => IpAddr::V6(mask6(u128::from(a), len).into()),
+            };
+            let r = Route {
+                src: Some(addr),
+                ..Route::net(net, len, port)
+            };
+            match self.insert(r) {
+                Ok(()) | Err(RouteError::Exists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::{Ipv4Addr, Ipv6Addr};
+    use proptest::prelude::*;
+
+    fn v4(s: &str) -> IpAddr {
+        IpAddr::V4(s.parse::<Ipv4Addr>().unwrap())
+    }
+    fn v6(s: &str) -> IpAddr {
+        IpAddr::V6(s.parse::<Ipv6Addr>().unwrap())
+    }
+
+    #[test]
+    fn longest_prefix_then_lowest_metric() {
+        let mut t = RouteTable::new();
+        t.insert(Route::via(v4("0.0.0.0"), 0, 0, v4("10.0.0.254")))
+            .unwrap();
+        t.insert(Route::net(v4("10.0.0.0"), 8, 1)).unwrap();
+        t.insert(Route::net(v4("10.1.0.0"), 16, 2).with_metric(10))
+            .unwrap();
+        t.insert(Route::net(v4("10.1.0.0"), 16, 3).with_metric(5))
+            .unwrap();
+        t.insert(Route::local(v4("10.1.2.3"), 2)).unwrap();
+        assert_eq!(t.lookup(v4("192.0.2.1")).unwrap().port, 0);
+        assert_eq!(t.lookup(v4("10.2.0.1")).unwrap().port, 1);
+        assert_eq!(t.lookup(v4("10.1.9.9")).unwrap().port, 3);
+        assert_eq!(t.lookup(v4("10.1.2.3")).unwrap().kind, RouteKind::Local);
+        assert!(t.lookup(v6("::1")).is_none());
+        // Removing the metric-5 route uncovers the metric-10 one.
+        assert_eq!(t.remove(v4("10.1.0.0"), 16, None).unwrap().metric, 5);
+        assert_eq!(t.lookup(v4("10.1.9.9")).unwrap().port, 2);
+        assert_eq!(t.remove(v4("10.1.0.0"), 16, Some(10)).unwrap().port, 2);
+        assert_eq!(t.lookup(v4("10.1.9.9")).unwrap().port, 1);
+        assert_eq!(
+            t.remove(v4("10.1.0.0"), 16, None),
+            Err(RouteError::NotFound)
+        );
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn ipv6_and_full_lengths() {
+        let mut t = RouteTable::new();
+        t.insert(Route::via(v6("::"), 0, 0, v6("fe80::1"))).unwrap();
+        t.insert(Route::net(v6("2001:db8::"), 32, 1)).unwrap();
+        t.insert(Route::local(v6("2001:db8::1"), 1)).unwrap();
+        t.insert(Route::net(v6("2001:db8:0:1::"), 64, 2)).unwrap();
+        assert_eq!(t.lookup(v6("2001:db8::1")).unwrap().len, 128);
+        assert_eq!(t.lookup(v6("2001:db8::2")).unwrap().len, 32);
+        assert_eq!(t.lookup(v6("2001:db8:0:1::9")).unwrap().port, 2);
+        assert_eq!(t.lookup(v6("2002::1")).unwrap().via, Some(v6("fe80::1")));
+        assert!(t.lookup(v4("10.0.0.1")).is_none());
+        t.insert(Route::local(v4("255.255.255.255"), 0)).unwrap();
+        assert_eq!(t.lookup(v4("255.255.255.255")).unwrap().len, 32);
+        t.clear_family(true);
+        assert!(t.lookup(v6("2001:db8::1")).is_none());
+        assert_eq!(t.len(), 1);
+        t.clear_family(false);
+        assert!(t.is_empty() && t.lookup(v4("255.255.255.255")).is_none());
+    }
+
+    #[test]
+    fn errors_name_the_route() {
+        let mut t = RouteTable::new();
+        let e = t.insert(Route::net(v4("10.0.0.1"), 24, 0)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid prefix for given prefix length: 10.0.0.1/24 (did you mean 10.0.0.0/24?)"
+        );
+        let e = t.insert(Route::net(v4("10.0.0.0"), 33, 0)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid prefix length 33 for 10.0.0.0: at most 32"
+        );
+        let e = t.insert(Route::net(v6("2001:db8::"), 129, 0)).unwrap_err();
+        assert_eq!(
+            e,
+            RouteError::BadPrefixLen {
+                prefix: v6("2001:db8::"),
+                len: 129
+            }
+        );
+        let e = t
+            .insert(Route::via(v4("10.0.0.0"), 8, 0, v6("fe80::1")))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "fe80::1 is not of the family of the prefix 10.0.0.0"
+        );
+        t.insert(Route::net(v4("10.0.0.0"), 8, 0)).unwrap();
+        assert_eq!(
+            t.insert(Route::net(v4("10.0.0.0"), 8, 1)),
+            Err(RouteError::Exists)
+        );
+        assert!(t
+            .insert(Route::net(v4("10.0.0.0"), 8, 1).with_metric(1))
+            .is_ok());
+        assert_eq!(
+            t.remove(v4("10.0.0.1"), 8, None)
+                .unwrap_err()
+                .to_string()
+                .get(..14),
+            Some("invalid prefix")
+        );
+        assert_eq!(
+            t.remove(v4("10.0.0.0"), 8, Some(7)),
+            Err(RouteError::NotFound)
+        );
+    }
+
+    #[test]
+    fn iter_sorted_and_display() {
+        let mut t = RouteTable::new();
+        t.insert_addr(v6("2001:db8::1"), 64, 1).unwrap();
+        t.insert(Route::net(v4("10.0.0.0"), 8, 0).with_metric(3))
+            .unwrap();
+        t.insert_addr(v4("10.0.0.1"), 24, 0).unwrap();
+        t.insert_addr(v4("10.0.0.2"), 24, 0).unwrap(); // network route kept
+        t.insert(Route::via(v4("0.0.0.0"), 0, 0, v4("10.0.0.254")))
+            .unwrap();
+        let lines: Vec<String> = t.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "0.0.0.0/0 via 10.0.0.254 port 0 scope global metric 0",
+                "10.0.0.0/8 port 0 scope link metric 3",
+                "10.0.0.0/24 port 0 scope link src 10.0.0.1 metric 0",
+                "local 10.0.0.1/32 port 0 scope host src 10.0.0.1 metric 0",
+                "local 10.0.0.2/32 port 0 scope host src 10.0.0.2 metric 0",
+                "2001:db8::/64 port 1 scope link src 2001:db8::1 metric 0",
+                "local 2001:db8::1/128 port 1 scope host src 2001:db8::1 metric 0",
+            ]
+        );
+        assert!(t.get(v4("10.0.0.0"), 24, None).is_some());
+        assert!(t
+            .get(v4("10.0.0.0"), 8, Some(3))
+            .unwrap()
+            .contains(v4("10.255.0.1")));
+        assert!(!t
+            .get(v4("10.0.0.0"), 8, Some(3))
+            .unwrap()
+            .contains(v6("::")));
+        assert_eq!(format!("{t:?}").matches("local").count(), 3);
+    }
+
+    /// The model: a list scanned for the longest, then lowest-metric, containing prefix.
+    fn model_lookup(model: &[Route], dst: IpAddr) -> Option<Route> {
+        model
+            .iter()
+            .filter(|r| r.contains(dst))
+            .min_by_key(|r| (core::cmp::Reverse(r.len), r.metric))
+            .copied()
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(bool, u32, u8, u32, u16),
+        Remove(bool, u32, u8, Option<u32>),
+        Lookup(bool, u32),
+    }
+
+    fn addr(v6: bool, bits: u32) -> IpAddr {
+        if v6 {
+            // Spread the 32 random bits over the top of the address so that short prefixes
+            // overlap.
+            IpAddr::V6(Ipv6Addr::from(
+                u128::from(bits) << 96 | u128::from(bits & 0xff),
+            ))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(bits))
+        }
+    }
+
+    fn masked(v6: bool, bits: u32, len: u8) -> (IpAddr, u8) {
+        let a = addr(v6, bits);
+        let len = if v6 { len.min(128) } else { len % 33 };
+        let p = match a {
+            IpAddr::V4(x) => IpAddr::V4(mask4(u32::from(x), len).into()),
+            IpAddr::V6(x) => IpAddr::V6(mask6(u128::from(x), len).into()),
+        };
+        (p, len)
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Few distinct address bits so that operations collide.
+        let bits = prop_oneof![
+            Just(0u32),
+            Just(0x0a00_0000),
+            Just(0x0a01_0000),
+            any::<u32>().prop_map(|b| b & 0xff0f_00ff)
+        ];
+        prop_oneof![
+            (any::<bool>(), bits.clone(), 0u8..=40, 0u32..3, any::<u16>())
+                .prop_map(|(f, b, l, m, p)| Op::Insert(f, b, l, m, p)),
+            (
+                any::<bool>(),
+                bits.clone(),
+                0u8..=40,
+                proptest::option::of(0u32..3)
+            )
+                .prop_map(|(f, b, l, m)| Op::Remove(f, b, l, m)),
+            (any::<bool>(), any::<u32>()).prop_map(|(f, b)| Op::Lookup(f, b)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_linear_scan(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut t = RouteTable::new();
+            let mut model: Vec<Route> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Insert(f, b, l, m, p) => {
+                        let (prefix, len) = masked(f, b, l);
+                        let r = Route::net(prefix, len, p).with_metric(m);
+                        let dup = model
+                            .iter()
+                            .any(|x| x.prefix == prefix && x.len == len && x.metric == m);
+                        let res = t.insert(r);
+                        if dup {
+                            prop_assert_eq!(res, Err(RouteError::Exists));
+                        } else {
+                            prop_assert!(res.is_ok());
+                            model.push(r);
+                        }
+                    }
+                    Op::Remove(f, b, l, m) => {
+                        let (prefix, len) = masked(f, b, l);
+                        let want = model
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, x)| x.prefix == prefix && x.len == len)
+                            .filter(|(_, x)| m.map_or(true, |m| x.metric == m))
+                            .min_by_key(|(_, x)| x.metric)
+                            .map(|(i, _)| i);
+                        match want {
+                            Some(i) => {
+                                let r = model.remove(i);
+                                prop_assert_eq!(t.remove(prefix, len, m), Ok(r));
+                            }
+                            None => {
+                                prop_assert_eq!(t.remove(prefix, len, m), Err(RouteError::NotFound))
+                            }
+                        }
+                    }
+                    Op::Lookup(f, b) => {
+                        let dst = addr(f, b);
+                        prop_assert_eq!(t.lookup(dst).copied(), model_lookup(&model, dst));
+                    }
+                }
+                prop_assert_eq!(t.len(), model.len());
+            }
+            // Every prefix in the model answers like the model, at its own address and one
+            // past it.
+            for r in model.clone() {
+                prop_assert_eq!(t.lookup(r.prefix).copied(), model_lookup(&model, r.prefix));
+            }
+        }
+    }
+}
