@@ -52,9 +52,11 @@
 //! ICMP echo through a service: DPVS balances ICMP by a service of protocol ICMP (1, or 58
 //! for ICMPv6) and port 0 (`icmp_conn_sched` looks the service up with port 0). Here the
 //! request is keyed `(identifier, 0)` and the reply `(0, identifier)`, so both directions meet
-//! the same connection and the worker's port-zero rule accepts the service. Full-NAT echo
-//! replies are not matched (the transform keeps the identifier, the connection holds a local
-//! port): full-NAT echo requests are forwarded, their replies go to the kernel.
+//! the same connection and the worker's port-zero rule accepts the service. Under full-NAT
+//! the identifier is translated like a client port: the request leaves with the connection's
+//! local port as its identifier, the real server's reply to `LIP`/that identifier is matched
+//! by the connection's out key, and leaves towards the client with the client's identifier
+//! (see [`xmit::fullnat`]); two clients pinging with the same identifier get two local ports.
 //!
 //! [`which_real_server`] and [`Simulator`] answer "which real server gets this packet" by
 //! running a probe through the same code (Katran's `KatranSimulator`).

@@ -308,9 +308,13 @@ fn udp(payload: &[u8]) -> tu::L4 {
 }
 
 fn echo(request: bool) -> tu::L4 {
+    echo_id(request, 0x4242)
+}
+
+fn echo_id(request: bool, ident: u16) -> tu::L4 {
     tu::L4::Echo {
         request,
-        ident: 0x4242,
+        ident,
         payload: b"ping-pong-payload".to_vec(),
     }
 }
@@ -528,21 +532,37 @@ fn echo_row(fwd: FwdMethod, flow: Flow) -> Row {
     let proto = if v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
     let req = echo(true);
     let rep = echo(false);
-    let mut steps = vec![step(
-        pkt(flow.client, flow.vip, &req, 64),
-        Want::Frame(expect_in(fwd, &flow, &req)),
-    )];
+    let mut steps = Vec::new();
     match fwd {
-        FwdMethod::Masq => steps.push(step(
-            pkt(flow.real, flow.client, &rep, 64),
-            Want::Frame(reply_to_client(&flow, &rep)),
+        FwdMethod::Masq => {
+            steps.push(step(
+                pkt(flow.client, flow.vip, &req, 64),
+                Want::Frame(expect_in(fwd, &flow, &req)),
+            ));
+            steps.push(step(
+                pkt(flow.real, flow.client, &rep, 64),
+                Want::Frame(reply_to_client(&flow, &rep)),
+            ));
+        }
+        // the identifier becomes the local port on the way in, the real server answers to
+        // it, and the client gets its own identifier back; twice, on the same connection
+        FwdMethod::FullNat => {
+            let lport = flow.local.unwrap().port;
+            for _ in 0..2 {
+                steps.push(step(
+                    pkt(flow.client, flow.vip, &req, 64),
+                    Want::Frame(expect_in(fwd, &flow, &echo_id(true, lport))),
+                ));
+                steps.push(step(
+                    pkt(flow.real, flow.local.unwrap(), &echo_id(false, lport), 64),
+                    Want::Frame(reply_to_client(&flow, &rep)),
+                ));
+            }
+        }
+        _ => steps.push(step(
+            pkt(flow.client, flow.vip, &req, 64),
+            Want::Frame(expect_in(fwd, &flow, &req)),
         )),
-        // the identifier is kept, the connection holds a local port: not matched
-        FwdMethod::FullNat => steps.push(step(
-            pkt(flow.real, flow.local.unwrap(), &rep, 64),
-            Want::Verdict(Verdict::ToKernel),
-        )),
-        _ => {}
     }
     Row {
         description: format!(
@@ -1149,6 +1169,65 @@ fn no_route_is_a_named_drop() {
     let (v, _) = env.send(&syn4());
     assert_eq!(v, Verdict::Drop(PacketDrop::NoRoute));
     assert_eq!(env.pl.counters().no_route, 1);
+}
+
+/// Two clients pinging through a full-NAT ICMP service with the same identifier get two
+/// local ports as identifiers, and each reply goes back to its own client with the
+/// client's identifier (IPv4 and ICMPv6).
+#[test]
+fn full_nat_echo_identifiers_keep_clients_apart() {
+    for f in [flow4(), flow6()] {
+        let proto = if f.client.addr.is_ipv6() {
+            IPPROTO_ICMPV6
+        } else {
+            IPPROTO_ICMP
+        };
+        let mut env = Env::new(snapshot(&[one(proto, &f, FwdMethod::FullNat)]));
+        let other = match f.client.addr {
+            IpAddr::V4(_) => Endpoint::new("192.168.1.11".parse().unwrap(), f.client.port),
+            IpAddr::V6(_) => Endpoint::new("2001:db8:c::11".parse().unwrap(), f.client.port),
+        };
+        let local = f.local.unwrap();
+        let clients = [f.client, other];
+        for (i, c) in clients.iter().enumerate() {
+            let lport = local.port + i as u16;
+            let (v, out) = env.send(&pkt(*c, f.vip, &echo(true), 64));
+            assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+            let want = eg(pkt(
+                Endpoint::new(local.addr, lport),
+                f.real,
+                &echo_id(true, lport),
+                63,
+            ));
+            assert_eq!(hex(&out), hex(&want), "request of client {i}");
+        }
+        // replies in the other order
+        for (i, c) in clients.iter().enumerate().rev() {
+            let lport = local.port + i as u16;
+            let from_rs = pkt(
+                f.real,
+                Endpoint::new(local.addr, lport),
+                &echo_id(false, lport),
+                64,
+            );
+            let (v, out) = env.send(&from_rs);
+            assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+            assert_eq!(
+                hex(&out),
+                hex(&eg(pkt(f.vip, *c, &echo(false), 63))),
+                "reply to client {i}"
+            );
+            verify_frame(&out).unwrap();
+        }
+        // a reply to an identifier no connection holds is not ours
+        let stray = pkt(
+            f.real,
+            Endpoint::new(local.addr, local.port + 7),
+            &echo_id(false, local.port + 7),
+            64,
+        );
+        assert_eq!(env.send(&stray).0, Verdict::ToKernel);
+    }
 }
 
 #[test]

@@ -4,8 +4,13 @@
 //! - In (client → RS): source CIP:cport → LIP:lport, destination VIP:vport → RIP:rport.
 //! - Out (RS → client): source RIP:rport → VIP:vport, destination LIP:lport → CIP:cport.
 //!
-//! TCP, UDP, ICMP echo (addresses only, identifier kept, as DPVS) and the ICMP errors of
-//! [`super::icmp`], IPv4 and IPv6. Every address of the flow must be of the packet's family:
+//! TCP, UDP, ICMP echo and the ICMP errors of [`super::icmp`], IPv4 and IPv6. An echo's
+//! identifier plays the client port: on the way in it becomes the connection's local port
+//! (`flow.local.port`), on the way out the client's identifier again (`flow.client.port`),
+//! so the real server's reply comes back to a key the connection owns and two clients using
+//! the same identifier do not meet (the ICMP checksum is updated incrementally; ICMPv6's
+//! covers the pseudo-header too). DPVS keeps the identifier; the identifier quoted in an
+//! ICMP error about an echo is left as it is. Every address of the flow must be of the packet's family:
 //! DPVS's NAT64 (`__dp_vs_xmit_fnat64`, IPv6 clients to IPv4 servers) rebuilds the headers
 //! and is not done here ([`XmitDrop::Unsupported`]).
 //!
@@ -42,10 +47,12 @@ pub fn xmit(
         Direction::In => Translation {
             src: Some(local),
             dst: Some(flow.real),
+            echo_ident: Some(local.port),
         },
         Direction::Out => Translation {
             src: Some(flow.vip),
             dst: Some(flow.client),
+            echo_ident: Some(flow.client.port),
         },
     };
     translate(frame, &t, egress, mss_clamp)
@@ -495,6 +502,14 @@ mod tests {
         /// out restores the client's packet byte for byte.
         #[test]
         fn round_trip_and_checksums(flow in arb_flow(), l4 in arb_l4(), ttl in 2u8.., mss in proptest::option::of(any::<u16>())) {
+            let local = flow.local.unwrap();
+            // an echo's identifier is the connection's client port, and the local port
+            // towards the real server
+            let (mut flow, mut sent) = (flow, l4.clone());
+            if let L4::Echo { ident, .. } = &mut sent {
+                flow.client.port = *ident;
+                *ident = local.port;
+            }
             let orig = build(flow.client, flow.vip, &l4, ttl, None);
             let mut b = orig.clone();
             xmit(&mut b, &flow, In, &egress(), mss).unwrap();
@@ -502,8 +517,7 @@ mod tests {
             let keep = Egress { ttl: TtlPolicy::Keep, ..egress() };
             let mut b = orig.clone();
             xmit(&mut b, &flow, In, &keep, None).unwrap();
-            let local = flow.local.unwrap();
-            prop_assert_eq!(&b[14..], &build(local, flow.real, &l4, ttl, None)[14..]);
+            prop_assert_eq!(&b[14..], &build(local, flow.real, &sent, ttl, None)[14..]);
             mirror(&mut b);
             let mut out = b.clone();
             xmit(&mut out, &flow, Out, &egress(), mss).unwrap();

@@ -597,6 +597,9 @@ pub(crate) fn set_macs(frame: &mut [u8], egress: &Egress) {
 pub(crate) struct Translation {
     pub src: Option<Endpoint>,
     pub dst: Option<Endpoint>,
+    /// The ICMP echo identifier to write (full-NAT: the local port on the way in, the
+    /// client's identifier on the way out); `None` keeps it (NAT).
+    pub echo_ident: Option<u16>,
 }
 
 impl Translation {
@@ -614,7 +617,8 @@ impl Translation {
 enum Upper {
     Tcp,
     Udp,
-    /// ICMP / ICMPv6 echo request or reply: addresses only, identifier unchanged (DPVS).
+    /// ICMP / ICMPv6 echo request or reply: addresses, and the identifier when the
+    /// translation sets one (full-NAT).
     Echo,
     /// ICMP / ICMPv6 error: outer addresses and the quoted packet.
     IcmpError,
@@ -818,10 +822,21 @@ pub(crate) fn translate(
             }
         }
         Upper::Echo => {
-            if p.family == Family::V6 {
-                let mut m = icmpv6::Packet::new_unchecked(l4);
-                let c = l4_delta.apply(m.checksum());
-                m.set_checksum(c);
+            // ICMPv6's checksum covers the pseudo-header (the address changes summed
+            // above), ICMP's only the message.
+            let mut d = match p.family {
+                Family::V4 => Delta::default(),
+                Family::V6 => l4_delta,
+            };
+            if let Some(id) = t.echo_ident {
+                // the identifier: bytes 4 and 5 of both echo messages
+                let old = u16::from_be_bytes([l4[4], l4[5]]);
+                d.u16(old, id);
+                l4[4..6].copy_from_slice(&id.to_be_bytes());
+            }
+            if p.family == Family::V6 || t.echo_ident.is_some() {
+                let old = u16::from_be_bytes([l4[2], l4[3]]);
+                l4[2..4].copy_from_slice(&d.apply(old).to_be_bytes());
             }
         }
         // Handled before the first write.

@@ -21,10 +21,12 @@ fn translation(flow: &Flow, dir: Direction) -> Translation {
         Direction::In => Translation {
             src: None,
             dst: Some(flow.real),
+            echo_ident: None,
         },
         Direction::Out => Translation {
             src: Some(flow.vip),
             dst: None,
+            echo_ident: None,
         },
     }
 }

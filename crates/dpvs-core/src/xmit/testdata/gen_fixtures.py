@@ -51,7 +51,7 @@ def eth(mac_dst, mac_src, vlan=None):
     return e / Dot1Q(vlan=vlan) if vlan else e
 
 
-def l4(kind, fam, sport, dport, reply=False):
+def l4(kind, fam, sport, dport, reply=False, ident=0x77):
     if kind == "syn":
         return TCP(sport=sport, dport=dport, seq=0x01020304, flags="S", window=64240,
                    options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (12345678, 0)), ("NOP", None),
@@ -65,19 +65,19 @@ def l4(kind, fam, sport, dport, reply=False):
         return UDP(sport=sport, dport=dport, chksum=0) / Raw(b"no checksum")
     if kind == "echo":
         if fam == 4:
-            return ICMP(type=0 if reply else 8, id=0x77, seq=3) / Raw(b"ping payload")
+            return ICMP(type=0 if reply else 8, id=ident, seq=3) / Raw(b"ping payload")
         cls = ICMPv6EchoReply if reply else ICMPv6EchoRequest
-        return cls(id=0x77, seq=3, data=b"ping payload")
+        return cls(id=ident, seq=3, data=b"ping payload")
     raise ValueError(kind)
 
 
 def frame(fam, src, dst, kind, ttl=64, mac=(OUR_MAC, PEER_MAC), vlan=None, df=True, reply=False,
-          options=None, tos=0, hbh=False):
+          options=None, tos=0, hbh=False, ident=0x77):
     s, d = src, dst
     p = eth(mac[0], mac[1], vlan) / ip(fam, s[0], d[0], ttl=ttl, df=df, tos=tos, options=options)
     if hbh:
         p = p / IPv6ExtHdrHopByHop()
-    return p / l4(kind, fam, s[1], d[1], reply=reply)
+    return p / l4(kind, fam, s[1], d[1], reply=reply, ident=ident)
 
 
 OUT = (NH_MAC, OUR_MAC)
@@ -92,13 +92,18 @@ for fam, f in ((4, F4), (6, F6)):
         # Client -> VIP as received; RS -> client as received (NAT), RS -> LIP (full-NAT).
         emit(f"IN_{tag}", frame(fam, c, v, kind, df=df), f"client -> VIP, {kind}, IPv{fam}")
         emit(f"NAT_IN_{tag}", frame(fam, c, r, kind, ttl=63, mac=OUT, df=df), "NAT in: dst -> RS")
-        emit(f"FNAT_IN_{tag}", frame(fam, lo, r, kind, ttl=63, mac=OUT, df=df), "full-NAT in: src -> LIP, dst -> RS")
+        # Full-NAT echo: the identifier becomes the local port on the way in (the RS answers
+        # to it) and the client's identifier (the flow's client port) on the way out.
+        fid = dict(ident=lo[1]) if kind == "echo" else {}
+        cid = dict(ident=c[1]) if kind == "echo" else {}
+        emit(f"FNAT_IN_{tag}", frame(fam, lo, r, kind, ttl=63, mac=OUT, df=df, **fid),
+             "full-NAT in: src -> LIP, dst -> RS" + (", identifier -> lport" if fid else ""))
         emit(f"DR_{tag}", frame(fam, c, v, kind, ttl=63, mac=OUT, df=df), "DR: MACs and TTL")
         emit(f"NAT_REPLY_{tag}", frame(fam, r, c, kind, df=df, reply=True), "RS -> client (NAT)")
         emit(f"NAT_OUT_{tag}", frame(fam, v, c, kind, ttl=63, mac=OUT, df=df, reply=True), "NAT out: src -> VIP")
-        emit(f"FNAT_REPLY_{tag}", frame(fam, r, lo, kind, df=df, reply=True), "RS -> LIP (full-NAT)")
-        emit(f"FNAT_OUT_{tag}", frame(fam, v, c, kind, ttl=63, mac=OUT, df=df, reply=True),
-             "full-NAT out: src -> VIP, dst -> client")
+        emit(f"FNAT_REPLY_{tag}", frame(fam, r, lo, kind, df=df, reply=True, **fid), "RS -> LIP (full-NAT)")
+        emit(f"FNAT_OUT_{tag}", frame(fam, v, c, kind, ttl=63, mac=OUT, df=df, reply=True, **cid),
+             "full-NAT out: src -> VIP, dst -> client" + (", identifier -> the client's" if cid else ""))
 
 # MSS clamp on a full-NAT SYN (1460 -> 1400).
 for fam, f in ((4, F4), (6, F6)):
