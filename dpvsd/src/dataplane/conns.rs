@@ -96,6 +96,7 @@ mod tests {
             template: false,
             timeout_ms: 60_000,
             control: None,
+            one_packet: false,
         };
         let r = t.insert(&nc, 0).unwrap();
         let mut s = String::new();

@@ -142,10 +142,14 @@ pub struct Dataplane {
     last_estimate: Instant,
     /// The last reports, for workers that did not answer in time.
     reports: Vec<WorkerReport>,
+    /// When they were collected.
+    reports_at: Option<Instant>,
 }
 
 /// How long the control thread waits for the workers' answers.
 const ANSWER_WAIT: Duration = Duration::from_millis(200);
+/// How long collected reports answer further requests.
+const REPORT_REUSE: Duration = Duration::from_millis(20);
 /// The kernel estimator's period.
 const ESTIMATE_EVERY: Duration = Duration::from_secs(2);
 /// The control thread's tick while a dataplane runs.
@@ -255,6 +259,7 @@ impl Dataplane {
             epoch: Instant::now(),
             last_estimate: Instant::now(),
             reports: vec![WorkerReport::default(); usize::from(w)],
+            reports_at: None,
         };
         dp.rebuild_net()?;
         dp.rebuild_ipvs(state);
@@ -487,8 +492,13 @@ impl Dataplane {
         }
     }
 
-    /// The workers' reports, fresh where they answered in time.
+    /// The workers' reports, fresh where they answered in time. One listing asks for every
+    /// service and dest in turn: reports younger than [`REPORT_REUSE`] serve them all.
     fn collect(&mut self) -> &[WorkerReport] {
+        if self.reports_at.is_some_and(|t| t.elapsed() < REPORT_REUSE) {
+            return &self.reports;
+        }
+        self.reports_at = Some(Instant::now());
         let done = self.ask(|s| (&s.stats_req, &s.stats_done));
         for (i, d) in done.iter().enumerate() {
             if *d {

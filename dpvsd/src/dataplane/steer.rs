@@ -9,6 +9,12 @@
 //!   `hash(destination address, destination port)`, the same value its connection's client
 //!   packets gave.
 //!
+//! An ICMP error goes to the owner of the connection of the packet it quotes, by the same
+//! rules read backwards: quoted source a local address → its port's slice; quoted source a
+//! VIP (a reply we sent) → `hash(quoted destination, quoted destination port)`; else
+//! `hash(quoted source, quoted source port)` (a packet we sent to a real server: the client's
+//! address and port in masquerade).
+//!
 //! Anything else (ARP, fragments, other protocols) stays with the worker that received it.
 //! Only the first IPv6 header is looked at: a packet with extension headers stays where it is.
 
@@ -52,6 +58,37 @@ impl Steering {
         laddrs.sort_unstable();
         laddrs.dedup();
         Steering { workers: workers.max(1), vips, laddrs }
+    }
+
+    /// Whether `addr` is the VIP of a tuple service.
+    pub fn is_vip(&self, v6: bool, addr: u128) -> bool {
+        self.vips.binary_search(&(v6, addr)).is_ok()
+    }
+
+    /// The owner of the connection of a packet quoted by an ICMP error (IP header first).
+    fn quoted_owner(&self, v6: bool, q: &[u8]) -> Option<u16> {
+        let (proto, src, dst, l4) = if v6 {
+            let h = q.get(..40)?;
+            (h[6], be128(&h[8..24]), be128(&h[24..40]), 40)
+        } else {
+            let h = q.get(..20)?;
+            let s = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+            let d = u32::from_be_bytes([h[16], h[17], h[18], h[19]]);
+            (h[9], u128::from(s), u128::from(d), usize::from(h[0] & 0xf) * 4)
+        };
+        if proto != TCP && proto != UDP {
+            return None;
+        }
+        let p = q.get(l4..l4 + 4)?;
+        let (sport, dport) = (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]]));
+        let w = self.workers;
+        Some(if self.laddrs.binary_search(&(v6, src)).is_ok() {
+            sport % w
+        } else if self.is_vip(v6, src) {
+            flow_owner(v6, dst, dport, w)
+        } else {
+            flow_owner(v6, src, sport, w)
+        })
     }
 
     /// The owner of `frame`, or `None` when any worker may handle it.
@@ -102,8 +139,11 @@ impl Steering {
             ICMP | ICMPV6 => {
                 let echo_reply = if v6 { 129 } else { 0 };
                 let echo_request = if v6 { 128 } else { 8 };
+                let error = if v6 { l[0] < 128 } else { matches!(l[0], 3 | 4 | 5 | 11 | 12) };
                 let ident = u16::from_be_bytes([l[4], l[5]]);
-                if l[0] == echo_request && self.vips.binary_search(&(v6, dst)).is_ok() {
+                if error {
+                    self.quoted_owner(v6, frame.get(l4 + 8..)?)
+                } else if l[0] == echo_request && self.vips.binary_search(&(v6, dst)).is_ok() {
                     Some(flow_owner(v6, src, ident, w))
                 } else if l[0] == echo_reply && self.laddrs.binary_search(&(v6, dst)).is_ok() {
                     Some(ident % w)
@@ -164,6 +204,16 @@ mod tests {
         let mut arp = vec![0u8; 42];
         arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
         assert_eq!(s.owner(&arp), None);
+        // an ICMP error quoting a full-NAT packet to a real server: the local port's owner
+        let lip = [10, 90, 2, 3];
+        let s2 = Steering::new(4, vec![(false, v4(vip))], vec![(false, v4(lip))]);
+        let quoted = tcp4(lip, 5003, [10, 90, 2, 11], 80);
+        let mut err = tcp4([10, 90, 2, 1], 0, lip, 0);
+        err[14 + 9] = ICMP;
+        err.truncate(34);
+        err.extend_from_slice(&[3, 4, 0, 0, 0, 0, 5, 0xdc]);
+        err.extend_from_slice(&quoted[14..]);
+        assert_eq!(s2.owner(&err), Some(5003 % 4));
         let mut frag = tcp4([1, 2, 3, 4], 1, vip, 80);
         frag[14 + 7] = 1;
         assert_eq!(s.owner(&frag), None);

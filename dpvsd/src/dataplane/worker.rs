@@ -232,7 +232,13 @@ impl WorkerCtx {
             Verdict::LocalReply { .. } => r.txq[pi].push(m),
             Verdict::Drop(_) => {}
             Verdict::ToKernel => {
-                let action = net::handle_local(m.data_mut(), in_port, &r.cur.net, &|_| false);
+                // VIPs answer ARP and ND as the kernel's addresses would
+                let steering = &r.cur.steering;
+                let vip = |a: IpAddr| {
+                    let (bits, v6) = dpvs_core::addr::to_bits(a);
+                    steering.is_vip(v6, bits)
+                };
+                let action = net::handle_local(m.data_mut(), in_port, &r.cur.net, &vip);
                 match action {
                     LocalAction::Reply { len } => {
                         MbufBuf(&mut m).truncate(len);
