@@ -11,9 +11,11 @@ PKGS=(
   # DPDK 22.11 for the dataplane (dpdk-sys binds it)
   libdpdk-dev dpdk
   # test tools: namespaces, capabilities, traffic ends
-  iproute2 util-linux libcap2-bin procps curl python3 ethtool
+  iproute2 util-linux libcap2-bin procps curl python3 ethtool iputils-ping
   # netns testbed and bench/netns-compare.sh: real servers, balancers, load generators, plot
   nftables nginx haproxy wrk iperf3 gnuplot-nox
+  # packages (scripts/package.sh, tests/tests/packages.rs): lint, rpm queries, unit checks
+  lintian rpm systemd
 )
 
 missing=()
@@ -44,3 +46,15 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install a Rust toolchain (rustup) first" >&2
   exit 1
 fi
+
+# Packaging tools for scripts/package.sh, pinned; skipped when that version is installed.
+install_cargo_tool() {
+  local name=$1 version=$2
+  if "$name" --version 2>/dev/null | grep -qx "$name $version"; then
+    return
+  fi
+  cargo install --locked "$name" --version "$version"
+}
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+install_cargo_tool cargo-deb 3.8.0
+install_cargo_tool cargo-generate-rpm 0.21.1

@@ -154,6 +154,27 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_dataplane_example_parses() {
+        // uncomment `# [section]` and `# key = value` lines: the documented dataplane example
+        let text: String = include_str!("../../packaging/dpvsd.conf")
+            .lines()
+            .map(|l| {
+                let body = l.strip_prefix("# ").unwrap_or("");
+                let is_pair = body.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+                if body.starts_with('[') || is_pair { body } else { l }
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = Config::parse("dpvsd.conf", &text).unwrap();
+        let d = c.dataplane.expect("dataplane sections");
+        assert_eq!(d.ports.len(), 1);
+        assert_eq!(d.ports[0].addrs.len(), 2);
+        assert!(d.ports[0].addrs[1].sapool);
+        assert_eq!(d.routes.len(), 2);
+        assert_eq!(d.neighbours.len(), 1);
+    }
+
+    #[test]
     fn errors_name_line_and_key() {
         let e = Config::parse("t.conf", "[control]\nbogus = 1\n").unwrap_err();
         assert_eq!(e.to_string(), "t.conf:2: unknown key `bogus` in [control]");
