@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod conns;
+pub mod control;
 pub mod estimator;
 pub mod steer;
 pub mod translate;
@@ -47,6 +48,8 @@ pub(crate) struct Published {
     pub net: Arc<NetSnapshot>,
     pub steering: Arc<Steering>,
     pub laddrs: Arc<Vec<IpAddr>>,
+    /// Administrative state of each port, in the workers' port order.
+    pub ports_up: Vec<bool>,
 }
 
 /// Something the control thread asks one worker to send.
@@ -71,6 +74,8 @@ pub(crate) struct WorkerReport {
     pub kernel_drops: u64,
     pub net_drops: u64,
     pub local_replies: u64,
+    /// Frames received on or routed to a port that is down.
+    pub down_drops: u64,
 }
 
 /// One worker's mailbox.
@@ -120,6 +125,8 @@ struct PortRt {
     name: String,
     mac: EthernetAddress,
     mtu: u16,
+    /// Administratively up.
+    up: bool,
 }
 
 /// The running dataplane, owned by the control thread.
@@ -226,7 +233,7 @@ impl Dataplane {
             }
             let mac = EthernetAddress(port.mac_addr().with_context(|| format!("[port.{}]: no MAC address", pc.name))?);
             info!(port = %pc.name, device = %name, id = port.id(), %mac, queues = w, "port started");
-            ports.push(PortRt { port, name: pc.name.clone(), mac, mtu: pc.mtu });
+            ports.push(PortRt { port, name: pc.name.clone(), mac, mtu: pc.mtu, up: true });
         }
         let shared = Arc::new(Shared {
             generation: AtomicU64::new(0),
@@ -236,6 +243,7 @@ impl Dataplane {
                 net: Arc::new(NetSnapshot::new(0, Vec::new(), Vec::new(), RouteTable::new(), NeighTable::new())),
                 steering: Arc::new(Steering::default()),
                 laddrs: Arc::new(Vec::new()),
+                ports_up: Vec::new(),
             })),
             stop: AtomicBool::new(false),
             workers: (0..w).map(|_| Slot::default()).collect(),
@@ -455,6 +463,7 @@ impl Dataplane {
             net: Arc::clone(&self.net),
             steering: Arc::new(Steering::new(self.cfg.workers, vips, laddrs)),
             laddrs: Arc::clone(&self.laddrs),
+            ports_up: self.ports.iter().map(|p| p.up).collect(),
         });
     }
 

@@ -154,7 +154,13 @@ impl WorkerCtx {
             let mut got = 0usize;
             for pi in 0..self.rx.len() {
                 rxb.clear();
-                got += self.rx[pi].rx_burst_into(&mut rxb, self.burst);
+                let n = self.rx[pi].rx_burst_into(&mut rxb, self.burst);
+                got += n;
+                if !r.cur.ports_up.get(pi).copied().unwrap_or(true) {
+                    r.report.down_drops += n as u64;
+                    rxb.clear();
+                    continue;
+                }
                 for m in rxb.drain(..) {
                     if let Some(o) = r.cur.steering.owner(m.data()) {
                         if o != self.id {
@@ -272,6 +278,11 @@ impl WorkerCtx {
     fn flush(&mut self, r: &mut Run) {
         for (i, q) in r.txq.iter_mut().enumerate() {
             if q.is_empty() {
+                continue;
+            }
+            if !r.cur.ports_up.get(i).copied().unwrap_or(true) {
+                r.report.down_drops += q.len() as u64;
+                q.clear();
                 continue;
             }
             self.tx[i].tx_burst(q);
