@@ -4,10 +4,16 @@
 //!
 //! DPVS keeps its routes in lists and scans them. Here every family has one hash map per
 //! prefix length, keyed by the masked prefix and holding the lowest-metric route of that
-//! prefix, plus a bitmask of the lengths that have routes: a lookup probes only the non-empty
-//! lengths, longest first, and stops at the first hit. It allocates nothing. An ordered map
-//! of every route (all metrics) is the source of truth for `iter`, `remove` and the duplicate
-//! check; the per-length maps are rebuilt from it for one prefix whenever that prefix changes.
+//! prefix, plus a bitmask of the lengths that have routes: an IPv6 lookup probes only the
+//! non-empty lengths, longest first, and stops at the first hit. IPv4 adds a first level
+//! indexed by the top 16 bits of the address, which knows, per /16 block, which longer
+//! lengths have prefixes inside the block and the longest prefix of 16 bits or less that
+//! covers it: an IPv4 lookup probes the long lengths of its block (usually none or one) and
+//! then at most one short prefix, whatever the table's size. Lookups allocate nothing.
+//!
+//! An ordered map of every route (all metrics) is the source of truth for `iter`, `remove`
+//! and the duplicate check; the indexes are updated from it for one prefix whenever that
+//! prefix changes (for a prefix of 16 bits or less, over the 2^(16 - len) blocks it covers).
 
 use core::fmt;
 use core::net::IpAddr;
@@ -272,11 +278,15 @@ impl<K: Bits> LpmIndex<K> {
         None
     }
 
-    fn set(&mut self, prefix: K, len: u8, best: Option<Route>) {
+    /// Sets (or, for `None`, removes) the best route of `prefix/len`; returns whether the
+    /// prefix appeared and whether it disappeared.
+    fn set(&mut self, prefix: K, len: u8, best: Option<Route>) -> (bool, bool) {
         let l = usize::from(len);
         let Some(map) = self.maps.get_mut(l) else {
-            return;
+            return (false, false);
         };
+        let had = map.contains_key(&prefix);
+        let has = best.is_some();
         match best {
             Some(r) => {
                 map.insert(prefix, r);
@@ -290,6 +300,13 @@ impl<K: Bits> LpmIndex<K> {
         } else {
             self.present[l / 64] |= 1u64 << (l % 64);
         }
+        (!had && has, had && !has)
+    }
+
+    /// True if routes of length `len` exist.
+    #[inline]
+    fn has_len(&self, len: usize) -> bool {
+        len <= K::MAX_LEN && self.present[len / 64] & (1u64 << (len % 64)) != 0
     }
 
     fn clear(&mut self) {
@@ -300,12 +317,132 @@ impl<K: Bits> LpmIndex<K> {
     }
 }
 
+/// No prefix of length 16 or less covers the block.
+const NO_SHORT: u8 = 0xff;
+
+/// The IPv4 index: the per-length maps plus a first level over the top 16 bits of the
+/// address (a DIR-16 that stores lengths, not routes): for each /16 block, the lengths
+/// longer than 16 that have a prefix inside the block, and the longest prefix of length 16
+/// or less that covers the whole block. A lookup probes only the long lengths present in its
+/// block (usually none or one), then at most one short prefix. 192 KiB, allocated with the
+/// first IPv4 route.
+#[derive(Clone)]
+struct V4Index {
+    lpm: LpmIndex<u32>,
+    /// `long[b]`: bit `i` set when a prefix of length `17 + i` lies in block `b`.
+    long: Vec<u16>,
+    /// `short[b]`: the longest length ≤ 16 of a prefix covering block `b`, or [`NO_SHORT`].
+    short: Vec<u8>,
+    /// How many prefixes of each length > 16 each block holds.
+    counts: HashMap<(u16, u8), u32, FxBuild>,
+}
+
+impl V4Index {
+    fn new() -> V4Index {
+        V4Index {
+            lpm: LpmIndex::new(),
+            long: Vec::new(),
+            short: Vec::new(),
+            counts: HashMap::default(),
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, a: u32) -> Option<&Route> {
+        let b = (a >> 16) as usize;
+        let (Some(&long), Some(&short)) = (self.long.get(b), self.short.get(b)) else {
+            return None;
+        };
+        let mut m = long;
+        while m != 0 {
+            let i = 15 - m.leading_zeros() as usize;
+            m &= !(1u16 << i);
+            let len = 17 + i;
+            if let Some(r) = self
+                .lpm
+                .maps
+                .get(len)
+                .and_then(|map| map.get(&mask4(a, len as u8)))
+            {
+                return Some(r);
+            }
+        }
+        if short == NO_SHORT {
+            return None;
+        }
+        self.lpm
+            .maps
+            .get(usize::from(short))
+            .and_then(|map| map.get(&mask4(a, short)))
+    }
+
+    fn set(&mut self, prefix: u32, len: u8, best: Option<Route>) {
+        let (added, removed) = self.lpm.set(prefix, len, best);
+        if self.short.is_empty() {
+            self.long = vec![0; 1 << 16];
+            self.short = vec![NO_SHORT; 1 << 16];
+        }
+        if len > 16 {
+            let b = (prefix >> 16) as u16;
+            let bit = 1u16 << (len - 17);
+            if added {
+                *self.counts.entry((b, len)).or_insert(0) += 1;
+                self.long[usize::from(b)] |= bit;
+            }
+            if removed {
+                let c = self.counts.entry((b, len)).or_insert(1);
+                *c -= 1;
+                if *c == 0 {
+                    self.counts.remove(&(b, len));
+                    self.long[usize::from(b)] &= !bit;
+                }
+            }
+        } else {
+            let first = (prefix >> 16) as usize;
+            let blocks = first..first + (1usize << (16 - len));
+            if added {
+                for s in &mut self.short[blocks.clone()] {
+                    if *s == NO_SHORT || *s < len {
+                        *s = len;
+                    }
+                }
+            }
+            if removed {
+                for b in blocks {
+                    if self.short[b] == len {
+                        self.short[b] = self.longest_short(b, len);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The longest length below `below` of a prefix covering block `b`.
+    fn longest_short(&self, b: usize, below: u8) -> u8 {
+        let a = (b as u32) << 16;
+        (0..below)
+            .rev()
+            .find(|&l| {
+                self.lpm.has_len(usize::from(l))
+                    && self.lpm.maps[usize::from(l)].contains_key(&mask4(a, l))
+            })
+            .unwrap_or(NO_SHORT)
+    }
+
+    fn clear(&mut self) {
+        self.lpm.clear();
+        self.long = Vec::new();
+        self.short = Vec::new();
+        self.counts.clear();
+    }
+}
+
 /// The routing table of both families. `Clone` (the control thread edits a copy and
 /// publishes it in a new [`NetSnapshot`](super::NetSnapshot)).
 #[derive(Clone)]
 pub struct RouteTable {
     all: BTreeMap<Key, Route>,
-    v4: LpmIndex<u32>,
+    v4: V4Index,
     v6: LpmIndex<u128>,
 }
 
@@ -328,7 +465,7 @@ impl RouteTable {
     pub fn new() -> RouteTable {
         RouteTable {
             all: BTreeMap::new(),
-            v4: LpmIndex::new(),
+            v4: V4Index::new(),
             v6: LpmIndex::new(),
         }
     }
@@ -415,12 +552,15 @@ impl RouteTable {
         let best = self.range(prefix, len).next().map(|(_, r)| *r);
         match prefix {
             IpAddr::V4(p) => self.v4.set(u32::from(p), len, best),
-            IpAddr::V6(p) => self.v6.set(u128::from(p), len, best),
+            IpAddr::V6(p) => {
+                self.v6.set(u128::from(p), len, best);
+            }
         }
     }
 
     /// The route for `dst`: the longest prefix that contains it, and among routes of that
-    /// prefix the lowest metric. Allocation-free; probes one hash map per distinct prefix
+    /// prefix the lowest metric. Allocation-free. IPv4: the /16 block's long lengths, then
+    /// its short prefix; IPv6: probes one hash map per distinct prefix
     /// length present in the family, longest first.
     #[inline]
     pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
@@ -521,6 +661,51 @@ mod tests {
             Err(RouteError::NotFound)
         );
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn v4_block_index() {
+        // Nested short prefixes over one block, long ones inside it, removed in every order.
+        let nets = [
+            ("0.0.0.0", 0),
+            ("10.0.0.0", 8),
+            ("10.0.0.0", 15),
+            ("10.1.0.0", 16),
+        ];
+        let long = [
+            ("10.1.2.0", 24),
+            ("10.1.2.128", 25),
+            ("10.1.2.3", 32),
+            ("10.1.255.0", 24),
+        ];
+        let mut t = RouteTable::new();
+        for (i, (p, l)) in nets.iter().chain(&long).enumerate() {
+            t.insert(Route::net(v4(p), *l, i as u16)).unwrap();
+        }
+        let port = |t: &RouteTable, a: &str| t.lookup(v4(a)).map(|r| r.port);
+        assert_eq!(port(&t, "10.1.2.3"), Some(6));
+        assert_eq!(port(&t, "10.1.2.200"), Some(5));
+        assert_eq!(port(&t, "10.1.2.4"), Some(4));
+        assert_eq!(port(&t, "10.1.255.1"), Some(7));
+        assert_eq!(port(&t, "10.1.3.1"), Some(3));
+        assert_eq!(port(&t, "10.0.9.9"), Some(2));
+        assert_eq!(port(&t, "10.2.0.1"), Some(1));
+        assert_eq!(port(&t, "11.0.0.1"), Some(0));
+        t.remove(v4("10.1.0.0"), 16, None).unwrap();
+        assert_eq!(port(&t, "10.1.3.1"), Some(2));
+        t.remove(v4("10.0.0.0"), 15, None).unwrap();
+        assert_eq!(port(&t, "10.1.3.1"), Some(1));
+        t.remove(v4("10.1.2.0"), 24, None).unwrap();
+        assert_eq!(port(&t, "10.1.2.4"), Some(1));
+        assert_eq!(port(&t, "10.1.2.3"), Some(6));
+        t.remove(v4("10.0.0.0"), 8, None).unwrap();
+        t.remove(v4("0.0.0.0"), 0, None).unwrap();
+        assert_eq!(port(&t, "10.1.3.1"), None);
+        assert_eq!(port(&t, "10.1.2.130"), Some(5));
+        t.clear_family(false);
+        assert_eq!(port(&t, "10.1.2.3"), None);
+        t.insert(Route::net(v4("10.1.2.3"), 32, 9)).unwrap();
+        assert_eq!(port(&t, "10.1.2.3"), Some(9));
     }
 
     #[test]
