@@ -9,6 +9,7 @@
 //! (`ipvsadm.c`) and `ipvs_strerror` (`libipvs/libipvs.c`), plus the kernel's semantics
 //! (`net/netfilter/ipvs/ip_vs_ctl.c`); see [`text`].
 
+pub mod dataplane;
 pub mod netns;
 
 use std::ffi::OsStr;

@@ -81,6 +81,13 @@ pub const LB_CLIENT_SIDE6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x90, 1, 0, 0, 0, 0,
 /// The lb namespace's server-side addresses (the real servers' gateway).
 pub const LB_SERVER_SIDE4: Ipv4Addr = Ipv4Addr::new(10, 90, 2, 1);
 pub const LB_SERVER_SIDE6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x90, 2, 0, 0, 0, 0, 1);
+/// The client's subnet.
+pub const CLIENT_NET4: Ipv4Addr = Ipv4Addr::new(10, 90, 1, 0);
+/// [`LbTestbed::add_return_path`]: the switch's address on the servers' subnet (their
+/// gateway to the client), and the two ends of the switch-client link.
+pub const SWITCH_GW4: Ipv4Addr = Ipv4Addr::new(10, 90, 2, 254);
+pub const RETURN_SWITCH4: Ipv4Addr = Ipv4Addr::new(10, 90, 4, 1);
+pub const RETURN_CLIENT4: Ipv4Addr = Ipv4Addr::new(10, 90, 4, 2);
 /// Interface names in the lb namespace: client side and server side.
 pub const LB_CLIENT_IF: &str = "lb-c";
 pub const LB_SERVER_IF: &str = "lb-s";
@@ -258,6 +265,17 @@ impl Netns {
         Proc::spawn(cmd, format!("{} in {}", argv.join(" "), self.name))
     }
 
+    /// As [`Netns::spawn`], with the process's stderr written to the file `log` (created or
+    /// truncated) instead of being kept in memory: for daemons whose log a test reads while
+    /// they run.
+    pub fn spawn_logged(&self, argv: &[&str], log: &Path) -> Result<Proc, String> {
+        let file = std::fs::File::create(log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).args(argv);
+        Proc::spawn_with_stderr(cmd, format!("{} in {}", argv.join(" "), self.name), Some(file))
+    }
+
     /// `sysctl -w key=value` inside the namespace.
     pub fn sysctl(&self, key: &str, value: &str) -> Result<(), String> {
         self.exec(&["sysctl", "-qw", &format!("{key}={value}")])
@@ -391,15 +409,31 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(mut cmd: Command, what: String) -> Result<Proc, String> {
+    fn spawn(cmd: Command, what: String) -> Result<Proc, String> {
+        Proc::spawn_with_stderr(cmd, what, None)
+    }
+
+    fn spawn_with_stderr(
+        mut cmd: Command,
+        what: String,
+        stderr_file: Option<std::fs::File>,
+    ) -> Result<Proc, String> {
+        let to_file = stderr_file.is_some();
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(match stderr_file {
+                Some(f) => Stdio::from(f),
+                None => Stdio::piped(),
+            });
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {what}: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut stderr = child.stderr.take().ok_or("no stderr")?;
+        let stderr = if to_file {
+            None
+        } else {
+            Some(child.stderr.take().ok_or("no stderr")?)
+        };
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -411,7 +445,9 @@ impl Proc {
         });
         let stderr = thread::spawn(move || {
             let mut buf = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+            if let Some(mut stderr) = stderr {
+                let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+            }
             buf
         });
         Ok(Proc {
@@ -455,6 +491,21 @@ impl Proc {
                         self.what
                     ));
                 }
+            }
+        }
+    }
+
+    /// The next stdout line (at most `timeout` from now); Err when the process ends first or
+    /// the time is up.
+    pub fn read_line(&mut self, timeout: Duration) -> Result<String, String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Ok(line),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(format!("{}: no output line within {timeout:?}", self.what))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = self.stop();
+                Err(format!("{} exited ({status}) without another line", self.what))
             }
         }
     }
@@ -671,6 +722,40 @@ impl LbTestbed {
     pub fn add_vip_to_lb(&self) -> Result<(), String> {
         self.lb.add_addr("lo", &format!("{VIP4}/32"))?;
         self.lb.add_addr("lo", &format!("{VIP6}/128"))
+    }
+
+    /// A return path that bypasses the lb namespace, for direct routing and tunnelling (the
+    /// real servers answer the client from the VIP themselves):
+    ///
+    /// - the switch namespace's bridge gets [`SWITCH_GW4`] (10.90.2.254/24) and forwards;
+    /// - a veth joins the switch (`sw-rp`, [`RETURN_SWITCH4`] 10.90.4.1/24) and the client
+    ///   (`cl-rp`, [`RETURN_CLIENT4`] 10.90.4.2/24); the switch routes 10.90.1.0/24 via the
+    ///   client's end;
+    /// - every real server routes 10.90.1.0/24 via 10.90.2.254;
+    /// - reverse-path filtering is off in the client (replies from the VIP arrive on `cl-rp`,
+    ///   while the route to the VIP leaves by `cl0`) and in the switch (it has no route back
+    ///   to the VIP).
+    ///
+    /// NAT and full-NAT need the opposite (replies through the balancer): do not call this for
+    /// them.
+    pub fn add_return_path(&self) -> Result<(), String> {
+        let (client, sw) = (&self.client, &self.switch);
+        sw.add_addr("br0", &format!("{SWITCH_GW4}/24"))?;
+        veth(sw, "sw-rp", client, "cl-rp")?;
+        sw.add_addr("sw-rp", &format!("{RETURN_SWITCH4}/24"))?;
+        client.add_addr("cl-rp", &format!("{RETURN_CLIENT4}/24"))?;
+        sw.sysctl("net.ipv4.ip_forward", "1")?;
+        for ifname in ["all", "default", "br0", "sw-rp"] {
+            sw.sysctl(&format!("net.ipv4.conf.{ifname}.rp_filter"), "0")?;
+        }
+        for ifname in ["all", "default", "cl0", "cl-rp"] {
+            client.sysctl(&format!("net.ipv4.conf.{ifname}.rp_filter"), "0")?;
+        }
+        sw.add_route(&format!("{CLIENT_NET4}/24"), RETURN_CLIENT4.into())?;
+        for rs in &self.servers {
+            rs.ns.add_route(&format!("{CLIENT_NET4}/24"), SWITCH_GW4.into())?;
+        }
+        Ok(())
     }
 
     /// Removes the kernel's addresses from `lb-c` and `lb-s` (for a dataplane that owns them).

@@ -1,0 +1,491 @@
+//! dpvsd forwards real traffic: its DPDK dataplane on `net_af_packet` ports in the lb
+//! namespace of the testbed, configured with Debian's ipvsadm through the shim, in front of
+//! real HTTP servers and UDP echo servers (harness: `dpvs_e2e::dataplane`).
+//!
+//! For full-NAT, NAT, DR and TUN, with TCP and UDP, each test checks what an operator would:
+//! - every request is answered, by the real server the scheduler says (round-robin: the
+//!   first dest `ipvsadm -Ln` lists, then alternately), and the real server sees the client
+//!   (NAT, DR, TUN) or dpvsd's local address (full-NAT) as its peer;
+//! - `ipvsadm -Ln --stats --exact` counts the traffic sent: connections exactly, UDP packets
+//!   and bytes exactly (every datagram is answered once; IP total length = 20 + 8 + payload),
+//!   TCP packets at least what a connection needs;
+//! - `ipvsadm -Lnc` lists the connections;
+//! - a deleted dest gets no new connection, a weight-0 dest keeps its established one;
+//! - connections expire as `ipvsadm --set` says;
+//! - the same with two workers, and over IPv6.
+//!
+//! Each test has its own testbed (namespaces, dpvsd with its own EAL file prefix), so they run
+//! in parallel; all of it is removed when the test ends, also on failure. Root only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::net::IpAddr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use dpvs_e2e::dataplane::{
+    body, eal_runtime_dir, http_gets, http_gets_path, keepalive_client, ping, skip, udp_exchange,
+    udp_exchange_paced, DataplaneTestbed, Setup, StatsTable, LADDR4, LADDR6,
+};
+use dpvs_e2e::netns::netns_list;
+use dpvs_e2e::netns::{CLIENT4, CLIENT6, VIP4, VIP6};
+
+const HTTP_PORT: u16 = 80;
+const UDP_PORT: u16 = 9000;
+/// UDP payload bytes per datagram.
+const UDP_SIZE: usize = 100;
+/// IPv4 total length of one such datagram.
+const UDP_IP_LEN4: u64 = 20 + 8 + UDP_SIZE as u64;
+/// IPv6: 40-byte header, 8 UDP, payload.
+const UDP_IP_LEN6: u64 = 40 + 8 + UDP_SIZE as u64;
+
+/// `ADDR:PORT` as ipvsadm takes and prints it.
+fn ap(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// Adds service `proto` (`-t`/`-u`) `vip:port` with round-robin, and every real server of
+/// the testbed (rs0 first) as a dest with forwarding flag `fwd` (`-m`, `-g`, `-i`). Returns
+/// the service's address as ipvsadm prints it, and the dests' server names in round-robin
+/// order.
+///
+/// That order is the kernel's: a new dest goes to the head of the service's list
+/// (`list_add_rcu(&dest->n_list, &svc->destinations)` in `__ip_vs_update_dest`) and `rr`
+/// walks the list from its head, so the first connection goes to the dest added last, then
+/// backwards through the order of addition. (`ipvsadm -Ln` sorts the dests by address, so its
+/// listing does not show this order.)
+fn rr_service(t: &DataplaneTestbed, proto: &str, vip: IpAddr, port: u16, fwd: &str) -> (String, Vec<String>) {
+    let svc = ap(vip, port);
+    t.ipvsadm(&["-A", proto, &svc, "-s", "rr"]);
+    for rs in &t.tb.servers {
+        let addr = if vip.is_ipv4() { IpAddr::V4(rs.addr4) } else { IpAddr::V6(rs.addr6) };
+        t.ipvsadm(&["-a", proto, &svc, "-r", &ap(addr, port), fwd]);
+    }
+    let listed = t.dest_order(&svc);
+    assert_eq!(listed.len(), t.tb.servers.len(), "ipvsadm -Ln lists every dest:\n{}", t.ipvsadm(&["-Ln"]));
+    let names = (0..t.tb.servers.len()).rev().map(|i| format!("rs{i}")).collect();
+    (svc, names)
+}
+
+/// `ADDR:PORT` of real server `name` (`rs1`) for a service on `vip:port`.
+fn dest_of(t: &DataplaneTestbed, name: &str, vip: IpAddr, port: u16) -> String {
+    let i: usize = name.trim_start_matches("rs").parse().expect("rsN");
+    let rs = &t.tb.servers[i];
+    ap(if vip.is_ipv4() { IpAddr::V4(rs.addr4) } else { IpAddr::V6(rs.addr6) }, port)
+}
+
+/// `n` GETs through `vip` must be answered in round-robin order over `names`, each server
+/// seeing `peer`.
+fn expect_round_robin(t: &DataplaneTestbed, vip: IpAddr, names: &[String], n: usize, peer: IpAddr) {
+    let got = http_gets(&t.tb.client, vip, HTTP_PORT, n);
+    let want: Vec<String> = (0..n).map(|i| body(&names[i % names.len()], peer)).collect();
+    assert_eq!(got, want, "answers of {n} new connections to {vip} (round-robin over {names:?})");
+}
+
+/// The TCP service's counters after `n` connections spread evenly over its dests.
+fn expect_tcp_stats(t: &DataplaneTestbed, svc: &str, n: u64, replies_seen: bool) {
+    let stats = t.stats();
+    let key = format!("TCP {svc}");
+    let s = stats.service(&key);
+    assert_eq!(s.conns, n, "service Conns:\n{}", stats.text);
+    // a connection is at least SYN, ACK, request, ACK of the answer, FIN (client side) and
+    // SYN-ACK, answer, FIN (server side)
+    assert!(s.inpkts >= 5 * n, "service InPkts {} < {}:\n{}", s.inpkts, 5 * n, stats.text);
+    if replies_seen {
+        assert!(s.outpkts >= 3 * n, "service OutPkts {} < {}:\n{}", s.outpkts, 3 * n, stats.text);
+        assert!(s.outbytes > 0, "service OutBytes:\n{}", stats.text);
+    } else {
+        assert_eq!((s.outpkts, s.outbytes), (0, 0), "no replies pass dpvsd:\n{}", stats.text);
+    }
+    assert!(s.inbytes >= 40 * s.inpkts, "service InBytes {} for {} packets:\n{}", s.inbytes, s.inpkts, stats.text);
+    let dests = &stats.services[&key].1;
+    assert_eq!(dests.len(), t.tb.servers.len(), "{}", stats.text);
+    let per = n / t.tb.servers.len() as u64;
+    for (d, c) in dests {
+        assert_eq!(c.conns, per, "Conns of dest {d}:\n{}", stats.text);
+        assert!(c.inpkts >= 5 * per, "InPkts of dest {d}:\n{}", stats.text);
+    }
+    let sum = |f: fn(&dpvs_e2e::dataplane::Counters) -> u64| dests.values().map(f).sum::<u64>();
+    assert_eq!(
+        (sum(|c| c.conns), sum(|c| c.inpkts), sum(|c| c.outpkts), sum(|c| c.inbytes), sum(|c| c.outbytes)),
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        "the dests' counters add up to the service's:\n{}",
+        stats.text
+    );
+}
+
+/// `sockets` x `per` datagrams through `vip:UDP_PORT`, all echoed exactly once; the UDP
+/// service then counts exactly that traffic. `replies_seen`: the echoes pass dpvsd (NAT,
+/// full-NAT), else they go around it (DR, TUN).
+fn expect_udp_exchange(t: &DataplaneTestbed, svc: &str, vip: IpAddr, sockets: usize, per: usize, replies_seen: bool) {
+    let r = udp_exchange(&t.tb.client, vip, UDP_PORT, sockets, per, UDP_SIZE);
+    let n = (sockets * per) as u64;
+    assert!(r.problems.is_empty(), "UDP exchange with {vip}: {:?}", r.problems);
+    assert_eq!(r.echoed as u64, n, "datagrams echoed");
+    let ports: BTreeSet<u16> = r.ports.iter().copied().collect();
+    assert_eq!(ports.len(), sockets, "distinct client ports: {:?}", r.ports);
+    let len = if vip.is_ipv4() { UDP_IP_LEN4 } else { UDP_IP_LEN6 };
+    let stats = t.stats();
+    let key = format!("UDP {svc}");
+    let s = stats.service(&key);
+    let out = if replies_seen { (n, n * len) } else { (0, 0) };
+    assert_eq!(
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        (sockets as u64, n, out.0, n * len, out.1),
+        "UDP service counters (Conns InPkts OutPkts InBytes OutBytes) after {n} datagrams of {len} bytes from {sockets} ports:\n{}",
+        stats.text
+    );
+    // round-robin: consecutive sockets alternate over the dests
+    let dests = &stats.services[&key].1;
+    let k = t.tb.servers.len();
+    let mut conns: Vec<u64> = dests.values().map(|c| c.conns).collect();
+    conns.sort_unstable();
+    let mut want: Vec<u64> = (0..k).map(|i| ((sockets + k - 1 - i) / k) as u64).collect();
+    want.sort_unstable();
+    assert_eq!(conns, want, "UDP connections per dest:\n{}", stats.text);
+    let conn_list = t.conns();
+    let udp: Vec<_> = conn_list.iter().filter(|c| c.proto == "UDP" && c.virt == *svc).collect();
+    assert_eq!(udp.len(), sockets, "ipvsadm -Lnc lists one UDP connection per client port: {conn_list:#?}");
+}
+
+/// `ipvsadm -Lnc` lists `n` closing TCP connections of `svc` from `client`, evenly over the
+/// dests (within 3 s: the last packets may still be on their way).
+fn expect_tcp_conns(t: &DataplaneTestbed, svc: &str, client: IpAddr, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let conns = t.conns();
+        let ours: Vec<_> = conns.iter().filter(|c| c.proto == "TCP" && c.virt == *svc).collect();
+        let prefix = ap(client, 0);
+        let prefix = prefix.trim_end_matches('0');
+        let from_client = ours.iter().all(|c| c.source.starts_with(prefix));
+        let closing = ours
+            .iter()
+            .all(|c| ["TIME_WAIT", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSE"].contains(&c.state.as_str()));
+        let mut per_dest: BTreeMap<&str, usize> = BTreeMap::new();
+        for c in &ours {
+            *per_dest.entry(c.dest.as_str()).or_default() += 1;
+        }
+        let even = per_dest.len() == t.tb.servers.len() && per_dest.values().all(|&v| v == n / t.tb.servers.len());
+        if ours.len() == n && from_client && closing && even {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "ipvsadm -Lnc: want {n} closing TCP connections of {svc} from {client}, evenly over the dests; got:\n{}",
+                t.ipvsadm(&["-Lnc"])
+            );
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn fullnat_tcp_round_robin_stats_and_connections() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.start_http_servers(HTTP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    // full-NAT: the real servers see dpvsd's local address, not the client
+    expect_round_robin(&t, VIP4.into(), &names, 10, LADDR4.into());
+    expect_tcp_stats(&t, &svc, 10, true);
+    expect_tcp_conns(&t, &svc, CLIENT4.into(), 10);
+    // the VIP is one of dpvsd's addresses: it answers echo requests
+    ping(&t.tb.client, VIP4.into()).unwrap_or_else(|e| panic!("ping the VIP: {e}"));
+}
+
+#[test]
+fn fullnat_udp_echo_exact_stats() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.start_udp_echo_servers(None, UDP_PORT);
+    let (svc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
+    expect_udp_exchange(&t, &svc, VIP4.into(), 4, 5, true);
+
+    // --rate: the kernel's estimator (every 2 s, smoothed) over ~80 datagrams a second for
+    // more than two of its periods
+    let r = udp_exchange_paced(&t.tb.client, VIP4.into(), UDP_PORT, 1, 360, UDP_SIZE, Duration::from_millis(10));
+    assert!(r.problems.is_empty() && r.echoed == 360, "{r:?}");
+    let rates = StatsTable::parse(&t.ipvsadm(&["-Ln", "--rate", "--exact"]));
+    let s = rates.service(&format!("UDP {svc}"));
+    assert!((5..=150).contains(&s.inpkts), "InPPS {} for ~80 datagrams/s:\n{}", s.inpkts, rates.text);
+    assert!((5..=150).contains(&s.outpkts), "OutPPS {} for ~80 datagrams/s:\n{}", s.outpkts, rates.text);
+    // every datagram is UDP_IP_LEN4 bytes both ways
+    for (pps, bps) in [(s.inpkts, s.inbytes), (s.outpkts, s.outbytes)] {
+        let want = pps * UDP_IP_LEN4;
+        assert!(bps.abs_diff(want) <= want / 10 + UDP_IP_LEN4, "{bps} B/s for {pps} packets/s:\n{}", rates.text);
+    }
+}
+
+#[test]
+fn nat_tcp_and_udp_real_servers_see_the_client() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup { fullnat: false, ..Setup::default() });
+    t.start_http_servers(HTTP_PORT);
+    t.start_udp_echo_servers(None, UDP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    expect_round_robin(&t, VIP4.into(), &names, 10, CLIENT4.into());
+    expect_tcp_stats(&t, &svc, 10, true);
+    expect_tcp_conns(&t, &svc, CLIENT4.into(), 10);
+    let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
+    expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, true);
+}
+
+#[test]
+fn dr_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.make_dr_servers();
+    t.start_http_servers(HTTP_PORT);
+    // bound to the VIP, so that the echo leaves from it
+    t.start_udp_echo_servers(Some(VIP4.into()), UDP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-g");
+    expect_round_robin(&t, VIP4.into(), &names, 10, CLIENT4.into());
+    expect_tcp_stats(&t, &svc, 10, false);
+    let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-g");
+    expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, false);
+}
+
+#[test]
+fn tun_ipip_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup {
+        dataplane_extra: vec!["tunnel = ipip".into(), "tunnel_source = 10.90.2.1".into()],
+        ..Setup::default()
+    });
+    t.make_tun_servers();
+    let n = t.tb.servers.len();
+    t.start_http_servers(HTTP_PORT);
+    t.start_udp_echo_servers(Some(VIP4.into()), UDP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-i");
+    expect_round_robin(&t, VIP4.into(), &names, 10, CLIENT4.into());
+    expect_tcp_stats(&t, &svc, 10, false);
+    // what the real servers received: IPIP from dpvsd's tunnel source to themselves, around
+    // the client's packet to the VIP
+    for i in 0..n {
+        let line = t.procs[i].read_line(Duration::from_secs(2)).unwrap_or_else(|e| panic!("{e}"));
+        let want = format!("ipip 10.90.2.1 {} {CLIENT4} {VIP4}", t.tb.servers[i].addr4);
+        assert_eq!(line, want, "first encapsulated packet seen by rs{i}");
+    }
+    let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-i");
+    expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, false);
+}
+
+#[test]
+fn deleted_dest_gets_no_new_connections() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.start_http_servers(HTTP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    expect_round_robin(&t, VIP4.into(), &names, 4, LADDR4.into());
+    // the one that would get the next connection goes
+    let gone = dest_of(&t, &names[0], VIP4.into(), HTTP_PORT);
+    t.ipvsadm(&["-d", "-t", &svc, "-r", &gone]);
+    let listed = t.dest_order(&svc);
+    assert_eq!(listed, [dest_of(&t, &names[1], VIP4.into(), HTTP_PORT)], "after ipvsadm -d {gone}");
+    let left = names[1].clone();
+    let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 10);
+    assert_eq!(got, vec![body(&left, LADDR4.into()); 10], "after ipvsadm -d {gone}");
+    let stats = t.stats();
+    assert_eq!(stats.service(&format!("TCP {svc}")).conns, 14, "{}", stats.text);
+    assert_eq!(stats.services[&format!("TCP {svc}")].1.len(), 1, "{}", stats.text);
+}
+
+#[test]
+fn weight_zero_dest_keeps_its_established_connection() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.start_http_servers(HTTP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    let go = t.tb.tag().to_string();
+    let go = std::env::temp_dir().join(format!("{go}-go"));
+    let _ = fs::remove_file(&go);
+    let mut ka = keepalive_client(&t.tb.client, VIP4.into(), HTTP_PORT, &go).unwrap();
+    let first = ka.read_line(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first, format!("first {}", body(&names[0], LADDR4.into())), "the keep-alive connection's first answer");
+    let quiesced = dest_of(&t, &names[0], VIP4.into(), HTTP_PORT);
+    t.ipvsadm(&["-e", "-t", &svc, "-r", &quiesced, "-m", "-w", "0"]);
+    let other = names[1].clone();
+    let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 6);
+    assert_eq!(got, vec![body(&other, LADDR4.into()); 6], "new connections after -w 0 on {quiesced}");
+    fs::write(&go, b"go").unwrap();
+    let second = ka.read_line(Duration::from_secs(5));
+    let _ = fs::remove_file(&go);
+    assert_eq!(
+        second.unwrap_or_else(|e| panic!("{e}")),
+        format!("second {}", body(&names[0], LADDR4.into())),
+        "the established connection to the weight-0 dest still works"
+    );
+    let stats = t.stats();
+    let d = stats.dest(&format!("TCP {svc}"), &quiesced);
+    assert_eq!(d.conns, 1, "{}", stats.text);
+}
+
+#[test]
+fn connections_expire_as_timed() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.start_udp_echo_servers(None, UDP_PORT);
+    t.start_http_servers(HTTP_PORT);
+    t.ipvsadm(&["--set", "5", "5", "2"]);
+    assert_eq!(t.ipvsadm(&["-L", "--timeout"]), "Timeout (tcp tcpfin udp): 5 5 2\n");
+    let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
+    let (tsvc, _) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    // an established TCP connection (kept open) and one UDP exchange
+    let go = std::env::temp_dir().join(format!("{}-never", t.tb.tag()));
+    let mut ka = keepalive_client(&t.tb.client, VIP4.into(), HTTP_PORT, &go).unwrap();
+    ka.read_line(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+    let r = udp_exchange(&t.tb.client, VIP4.into(), UDP_PORT, 1, 1, UDP_SIZE);
+    assert_eq!(r.echoed, 1, "{r:?}");
+    let sent = Instant::now();
+    let conns = t.conns();
+    let udp: Vec<_> = conns.iter().filter(|c| c.virt == usvc && c.proto == "UDP").collect();
+    assert_eq!(udp.len(), 1, "{conns:#?}");
+    assert!(udp[0].expire_s <= 2, "UDP connection expires in {} s with a 2 s timeout", udp[0].expire_s);
+    let tcp: Vec<_> = conns.iter().filter(|c| c.virt == tsvc && c.proto == "TCP").collect();
+    assert_eq!(tcp.len(), 1, "{conns:#?}");
+    assert_eq!(tcp[0].state, "ESTABLISHED");
+    assert!(tcp[0].expire_s <= 5, "ESTABLISHED connection expires in {} s with a 5 s timeout", tcp[0].expire_s);
+    // the UDP entry is gone about 2 s after its last packet, the TCP one about 5 s after
+    let mut udp_gone = None;
+    let mut tcp_gone = None;
+    while sent.elapsed() < Duration::from_secs(8) && (udp_gone.is_none() || tcp_gone.is_none()) {
+        let conns = t.conns();
+        if udp_gone.is_none() && !conns.iter().any(|c| c.virt == usvc) {
+            udp_gone = Some(sent.elapsed());
+        }
+        if tcp_gone.is_none() && !conns.iter().any(|c| c.virt == tsvc) {
+            tcp_gone = Some(sent.elapsed());
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let udp_gone = udp_gone.expect("the UDP connection is still listed 8 s after its last packet (timeout 2 s)");
+    let tcp_gone = tcp_gone.expect("the idle TCP connection is still listed 8 s after its last packet (timeout 5 s)");
+    assert!(
+        udp_gone >= Duration::from_millis(1000) && udp_gone <= Duration::from_millis(3500),
+        "UDP connection gone after {udp_gone:?} (timeout 2 s)"
+    );
+    assert!(
+        tcp_gone >= Duration::from_millis(3500) && tcp_gone <= Duration::from_millis(6500),
+        "TCP connection gone after {tcp_gone:?} (timeout 5 s)"
+    );
+    drop(ka);
+}
+
+#[test]
+fn two_workers_fullnat_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup { workers: 2, ..Setup::default() });
+    t.start_http_servers(HTTP_PORT);
+    t.start_udp_echo_servers(None, UDP_PORT);
+    let (svc, _) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    // each worker schedules the connections it owns (by client port) round-robin on its own,
+    // so the split is even up to one connection per worker
+    let n = 40;
+    let got = http_gets_path(&t.tb.client, VIP4.into(), HTTP_PORT, n, "/port");
+    let mut per: BTreeMap<String, u64> = BTreeMap::new();
+    let mut lports = BTreeSet::new();
+    for b in &got {
+        let w: Vec<&str> = b.split(' ').collect();
+        let [name, peer, lport] = w[..] else { panic!("request failed: {b}; all: {got:?}") };
+        assert_eq!(peer, LADDR4.to_string(), "{b}");
+        lports.insert(lport.parse::<u16>().unwrap_or_else(|_| panic!("{b}")));
+        *per.entry(name.to_string()).or_default() += 1;
+    }
+    assert_eq!(per.len(), 2, "{per:?}");
+    let (a, b) = (per["rs0"], per["rs1"]);
+    assert!(a.abs_diff(b) <= 2, "two round-robin workers split {n} connections {a}/{b}");
+    // each worker takes full-NAT local ports of its own slice (port % workers = worker): ports
+    // of both parities mean both workers created connections
+    assert_eq!(lports.len(), n, "every connection has its own local port: {lports:?}");
+    let parities: BTreeSet<u16> = lports.iter().map(|p| p % 2).collect();
+    assert_eq!(parities.len(), 2, "local ports of one worker only: {lports:?}");
+    let stats = t.stats();
+    let key = format!("TCP {svc}");
+    assert_eq!(stats.service(&key).conns, n as u64, "{}", stats.text);
+    for (i, rs) in t.tb.servers.iter().enumerate() {
+        let d = stats.dest(&key, &ap(rs.addr4.into(), HTTP_PORT));
+        assert_eq!(d.conns, per[&format!("rs{i}")], "Conns of rs{i} = the answers it gave:\n{}", stats.text);
+    }
+    let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
+    let r = udp_exchange(&t.tb.client, VIP4.into(), UDP_PORT, 8, 3, UDP_SIZE);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.echoed, 24);
+    let stats = t.stats();
+    let s = stats.service(&format!("UDP {usvc}"));
+    assert_eq!(
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        (8, 24, 24, 24 * UDP_IP_LEN4, 24 * UDP_IP_LEN4),
+        "{}",
+        stats.text
+    );
+}
+
+#[test]
+fn ipv6_fullnat_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup { ipv6: true, ..Setup::default() });
+    t.start_http_servers(HTTP_PORT);
+    t.start_udp_echo_servers(None, UDP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP6.into(), HTTP_PORT, "-m");
+    expect_round_robin(&t, VIP6.into(), &names, 10, LADDR6.into());
+    expect_tcp_stats(&t, &svc, 10, true);
+    let (usvc, _) = rr_service(&t, "-u", VIP6.into(), UDP_PORT, "-m");
+    expect_udp_exchange(&t, &usvc, VIP6.into(), 4, 5, true);
+}
+
+#[test]
+fn ipv6_nat_tcp() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup { ipv6: true, fullnat: false, ..Setup::default() });
+    t.start_http_servers(HTTP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP6.into(), HTTP_PORT, "-m");
+    expect_round_robin(&t, VIP6.into(), &names, 10, CLIENT6.into());
+    expect_tcp_stats(&t, &svc, 10, true);
+    expect_tcp_conns(&t, &svc, CLIENT6.into(), 10);
+}
+
+#[test]
+fn the_testbed_leaves_nothing_behind_even_on_panic() {
+    if skip() {
+        return;
+    }
+    let seen = std::sync::Mutex::new(None);
+    let result = std::panic::catch_unwind(|| {
+        let t = DataplaneTestbed::new(Setup::default());
+        *seen.lock().unwrap() = Some((t.tb.tag().to_owned(), t.dpvsd_pid(), t.dir().to_owned()));
+        assert!(eal_runtime_dir(t.tb.tag()).exists(), "the EAL runs with the testbed's file prefix");
+        panic!("a test failing half-way");
+    });
+    assert!(result.is_err());
+    let (tag, pid, dir) = seen.lock().unwrap().take().expect("the testbed was built");
+    let left: Vec<String> = netns_list().unwrap().into_iter().filter(|n| n.starts_with(&format!("{tag}-"))).collect();
+    assert_eq!(left, Vec::<String>::new(), "namespaces left behind");
+    assert!(pid > 0 && !std::path::Path::new(&format!("/proc/{pid}")).exists(), "dpvsd (pid {pid}) still runs");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    assert!(!eal_runtime_dir(&tag).exists(), "the EAL's runtime dir left behind");
+}
