@@ -18,7 +18,7 @@ use dpvs_core::pipeline::{
 };
 use dpvs_core::service::{
     DestConfig, DestId, FwdMethod, Netmask, ServiceConfig, ServiceId, ServiceKey, Settings,
-    Snapshot, SnapshotBuilder, IP_VS_SVC_F_PERSISTENT,
+    Snapshot, SnapshotBuilder, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT,
 };
 use dpvs_core::xmit::{PacketBuf, SliceBuf, TtlPolicy};
 use dpvs_core::Thresholds;
@@ -75,7 +75,12 @@ fn snapshot() -> Snapshot {
                         id: ServiceId { slot: svc, tag: 0 },
                         key: ServiceKey::Tuple { addr: vip, protocol, port },
                         sched_name: if m == 0 { "wlc" } else { "rr" }.into(),
-                        flags: if m == 1 && protocol == 6 { IP_VS_SVC_F_PERSISTENT } else { 0 },
+                        // one-packet UDP: NAT over IPv4, full-NAT over IPv6
+                        flags: match (m, protocol, v6) {
+                            (1, 6, _) => IP_VS_SVC_F_PERSISTENT,
+                            (0, 17, false) | (3, 17, true) => IP_VS_SVC_F_ONEPACKET,
+                            _ => 0,
+                        },
                         timeout_s: 30,
                         netmask: Netmask::full(v6),
                     },

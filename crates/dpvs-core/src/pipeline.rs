@@ -45,9 +45,16 @@
 //!
 //! Not done here: DPVS's SYN proxy, TOA insertion (the caller may use
 //! [`xmit::fullnat::insert_toa`]), the ICMP errors the caller may send for `TtlExpired` and
-//! `FragNeeded`, full-NAT one-packet UDP (a one-packet connection has no local address: it is
-//! dropped as [`XmitDrop::Unsupported`]), and the hand-off of packets that reach a worker
-//! other than the connection's owner (the architecture's per-pair rings).
+//! `FragNeeded`, and the hand-off of packets that reach a worker other than the
+//! connection's owner (the architecture's per-pair rings).
+//!
+//! One-packet UDP services (`ipvsadm -o`): every datagram is scheduled on its own. Under NAT
+//! and full-NAT it leaves a short-lived entry in the out index only (see
+//! [`OnePacket`](crate::worker::OnePacket)): full-NAT takes a local address and port from
+//! the hooks for it, the real server's reply is translated back to the client like any
+//! connection's, and the entry and its port go [`WorkerConfig::one_packet_timeout_ms`]
+//! later. Neither the kernel (which leaves NAT replies to conntrack) nor DPVS (which frees
+//! the connection and its local port at once) translates such replies itself.
 //!
 //! ICMP echo through a service: DPVS balances ICMP by a service of protocol ICMP (1, or 58
 //! for ICMPv6) and port 0 (`icmp_conn_sched` looks the service up with port 0). Here the
@@ -502,7 +509,7 @@ impl Pipeline {
                     Ok(Scheduled::Conn(c)) => {
                         self.transmit_conn(c, Direction::In, buf, router, fast)
                     }
-                    Ok(Scheduled::OnePacket(op)) => self.transmit_one(&pkt, &op, buf, router),
+                    Ok(Scheduled::OnePacket(op)) => self.transmit_one(&pkt, &op, buf, router, fast),
                 };
             }
         }
@@ -607,11 +614,17 @@ impl Pipeline {
         op: &OnePacket,
         buf: &mut B,
         router: &mut R,
+        fast: Option<xmit::Parsed>,
     ) -> Verdict
     where
         B: PacketBuf + ?Sized,
         R: Router + ?Sized,
     {
+        // NAT, full-NAT: the datagram's reply entry holds the addressing (and the local
+        // address); DR, tunnels: nothing stored
+        if let Some(c) = op.conn {
+            return self.transmit_conn(c, Direction::In, buf, router, fast);
+        }
         let flow = Flow {
             client: Endpoint::new(addr::from_bits(pkt.saddr, pkt.v6), pkt.sport),
             vip: Endpoint::new(addr::from_bits(pkt.daddr, pkt.v6), pkt.dport),
@@ -1283,8 +1296,28 @@ impl Simulator {
                 dest: Some(c.dest()),
             });
         }
-        // one-packet: read the rewritten frame (NAT, full-NAT) back
-        real_of_output(buf.data())
+        // one-packet: read the rewritten frame (NAT, full-NAT) back, and forget the reply
+        // entry the datagram left (the simulator sees no replies)
+        let (real, from) = real_of_output(buf.data())?;
+        let reply = ConnKey {
+            protocol: t.protocol,
+            v6: real.addr.is_ipv6(),
+            src: addr::to_bits(real.addr).0,
+            sport: real.port,
+            dst: addr::to_bits(from.addr).0,
+            dport: from.port,
+        };
+        if let Some(c) = self.pipeline.worker.table().lookup_out(&reply) {
+            let conn = self.pipeline.worker.table().get(c);
+            if conn.is_one_packet() {
+                let fwd = conn.fwd();
+                self.pipeline
+                    .worker
+                    .delete(snap, c, self.now_ms, &mut self.pool);
+                return Some(RealServer { fwd, ..real });
+            }
+        }
+        Some(real)
     }
 
     /// The pipeline behind the simulator.
@@ -1293,25 +1326,35 @@ impl Simulator {
     }
 }
 
-/// Destination address and port of a NAT/full-NAT output frame.
-fn real_of_output(frame: &[u8]) -> Option<RealServer> {
+/// Destination address and port of a NAT/full-NAT output frame, and its source.
+fn real_of_output(frame: &[u8]) -> Option<(RealServer, Endpoint)> {
     let p = xmit::parse(frame).ok()?;
     let l3 = &frame[p.l3()];
-    let addr = match p.family {
-        Family::V4 => IpAddr::V4(ipv4::Packet::new_unchecked(l3).dst_addr()),
-        Family::V6 => IpAddr::V6(ipv6::Packet::new_unchecked(l3).dst_addr()),
+    let (src, addr) = match p.family {
+        Family::V4 => {
+            let ip = ipv4::Packet::new_unchecked(l3);
+            (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()))
+        }
+        Family::V6 => {
+            let ip = ipv6::Packet::new_unchecked(l3);
+            (IpAddr::V6(ip.src_addr()), IpAddr::V6(ip.dst_addr()))
+        }
     };
     let l4 = &frame[p.l4_start()..p.l2_len + p.ip_len];
-    let port = match p.proto.0 {
-        IPPROTO_TCP | IPPROTO_UDP => u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]),
-        _ => 0,
+    let (sport, port) = match p.proto.0 {
+        IPPROTO_TCP | IPPROTO_UDP => (
+            u16::from_be_bytes([*l4.first()?, *l4.get(1)?]),
+            u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]),
+        ),
+        _ => (0, 0),
     };
-    Some(RealServer {
+    let real = RealServer {
         addr,
         port,
         fwd: FwdMethod::Masq,
         dest: None,
-    })
+    };
+    Some((real, Endpoint::new(src, sport)))
 }
 
 /// One-shot simulator: the real server a fresh worker on `snap` would give the first packet

@@ -206,8 +206,16 @@ pub struct NoHooks;
 
 impl ConnHooks for NoHooks {}
 
-/// A one-packet scheduling result: nothing was stored (the kernel frees such a connection
-/// right after transmitting the packet).
+/// A one-packet scheduling result (a UDP datagram of a one-packet service, `ipvsadm -o`).
+///
+/// The kernel frees such a connection right after transmitting the packet and never hashes
+/// it; the reply of a NAT one-packet datagram is translated back by conntrack, not by IPVS.
+/// This dataplane has no conntrack, so for the methods that see replies (NAT, full-NAT) the
+/// datagram gets a short-lived entry in the out index only ([`OnePacket::conn`]): the real
+/// server's reply is translated back to the client, the client's next datagram is scheduled
+/// again (it never finds the entry), and the entry, with its full-NAT local port, goes
+/// [`WorkerConfig::one_packet_timeout_ms`] after the last packet it saw. It is counted in
+/// the dest's connection counters only for the instant of the datagram, as the kernel's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OnePacket {
     /// Service index in the snapshot.
@@ -220,6 +228,9 @@ pub struct OnePacket {
     pub dport: u16,
     /// Forwarding method.
     pub fwd: FwdMethod,
+    /// NAT and full-NAT: the entry that translates the reply back (full-NAT: it holds the
+    /// local address and port the datagram leaves with). `None` for DR and tunnels.
+    pub conn: Option<ConnRef>,
 }
 
 /// The outcome of scheduling a new connection.
@@ -227,7 +238,7 @@ pub struct OnePacket {
 pub enum Scheduled {
     /// A connection was created.
     Conn(ConnRef),
-    /// A one-packet service (UDP): forward this packet, nothing stored.
+    /// A one-packet service (UDP): forward this packet; at most a reply entry is stored.
     OnePacket(OnePacket),
 }
 
@@ -298,12 +309,30 @@ impl StatsTotals {
 }
 
 /// Parameters of a worker.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct WorkerConfig {
     /// The connection table.
     pub table: ConnTableConfig,
     /// Scheduler state parameters (start dest, seed, lblc cache sizes).
     pub sched: StateParams,
+    /// How long the reply entry of a one-packet datagram ([`OnePacket::conn`]) lives after
+    /// the last packet it saw (default [`ONE_PACKET_TIMEOUT_MS`]).
+    pub one_packet_timeout_ms: u32,
+}
+
+/// Default [`WorkerConfig::one_packet_timeout_ms`]: 3 s, DPVS's `conn_init_timeout`. A
+/// request-response reply comes well within it, and a full-NAT local port is not held long
+/// for a datagram (a client's retry is a new datagram with an entry of its own).
+pub const ONE_PACKET_TIMEOUT_MS: u32 = 3_000;
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            table: ConnTableConfig::default(),
+            sched: StateParams::default(),
+            one_packet_timeout_ms: ONE_PACKET_TIMEOUT_MS,
+        }
+    }
 }
 
 /// Entries scanned per [`Worker::expire`] call by a pending `expire_nodest_conn` flush.
@@ -318,6 +347,7 @@ pub struct Worker {
     drops: DropCounters,
     params: StateParams,
     nodest_scan: Option<u32>,
+    one_packet_timeout_ms: u32,
 }
 
 impl Worker {
@@ -334,6 +364,7 @@ impl Worker {
             drops: DropCounters::default(),
             params: cfg.sched,
             nodest_scan: None,
+            one_packet_timeout_ms: cfg.one_packet_timeout_ms,
         }
     }
 
@@ -586,7 +617,10 @@ impl Worker {
         let c = self.table.lookup_out(&pkt.key())?;
         let conn = self.table.get(c);
         let loc = snap.dest_loc(conn.dest());
-        if let Some(proto) = Protocol::from_number(conn.protocol()) {
+        if conn.is_one_packet() {
+            // no state: the entry only translates replies, with its own timeout
+            self.count_traffic(loc, pkt.len, Direction::Output);
+        } else if let Some(proto) = Protocol::from_number(conn.protocol()) {
             self.count_traffic(loc, pkt.len, Direction::Output);
             self.apply_transition(snap, c, loc, proto, Direction::Output, pkt.tcp_flags);
         }
@@ -740,6 +774,7 @@ impl Worker {
                         template: true,
                         timeout_ms: svc.timeout_ms,
                         control: None,
+                        one_packet: false,
                     },
                     now_ms,
                 )?;
@@ -791,10 +826,41 @@ impl Worker {
         let svc = snap.service(svc_idx);
         let dest = &svc.dests[d];
         let dc = &svc.dest_conf[d];
-        let st = &mut self.svcs[svc_idx as usize];
         if one_packet {
+            // NAT, full-NAT: an entry for the reply (see `OnePacket`), with a local port
+            let conn = if dc.fwd.sees_output() {
+                if self.table.len() >= self.table.capacity() {
+                    return Err(DropReason::ConnTableFull);
+                }
+                let laddr = if dc.fwd == FwdMethod::FullNat {
+                    let (a, p) = hooks.local_addr(svc, d).ok_or(DropReason::NoLocalAddress)?;
+                    Some((addr::to_bits(a).0, p))
+                } else {
+                    None
+                };
+                let (daddr, dest_v6) = addr::to_bits(dest.addr);
+                Some(self.table.insert(
+                    &NewConn {
+                        key: pkt.key(),
+                        daddr,
+                        dest_v6,
+                        dport,
+                        laddr,
+                        fwd: dc.fwd,
+                        dest: dc.id,
+                        template: false,
+                        timeout_ms: self.one_packet_timeout_ms,
+                        control: None,
+                        one_packet: true,
+                    },
+                    now_ms,
+                )?)
+            } else {
+                None
+            };
             // bound and unbound at once in the kernel: the statistics remain, and so may the
             // overload flag (set at bind, cleared at unbind only below the lower mark)
+            let st = &mut self.svcs[svc_idx as usize];
             st.counters[d].bind(ConnKind::Inactive, dc.thresholds);
             st.counters[d].unbind(ConnKind::Inactive, dc.thresholds);
             st.stats.conns += 1;
@@ -805,6 +871,7 @@ impl Worker {
                 daddr: dest.addr,
                 dport,
                 fwd: dc.fwd,
+                conn,
             }));
         }
         let laddr = if dc.fwd == FwdMethod::FullNat {
@@ -826,6 +893,7 @@ impl Worker {
                 template: false,
                 timeout_ms: proto::INITIAL_TIMEOUT_MS,
                 control,
+                one_packet: false,
             },
             now_ms,
             in_bucket,
@@ -933,6 +1001,9 @@ impl Worker {
     }
 
     fn unbind(&mut self, snap: &Snapshot, conn: &Conn) {
+        if conn.is_one_packet() {
+            return; // unbound when it was created
+        }
         if let Some((s, d)) = snap.dest_loc(conn.dest()) {
             let th = snap.service(s).dest_conf[d as usize].thresholds;
             let kind = if conn.is_template() {

@@ -56,6 +56,7 @@ const F_IN_USE: u16 = 1 << 11;
 pub(crate) const F_ARMED: u16 = 1 << 12;
 pub(crate) const F_PENDING: u16 = 1 << 13;
 const F_LADDR: u16 = 1 << 14;
+const F_ONE_PACKET: u16 = 1 << 15;
 
 /// A reference to an entry of a [`ConnTable`] (its index). Valid until the entry is removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -263,6 +264,13 @@ impl Conn {
     pub fn control(&self) -> Option<ConnRef> {
         (self.control != NIL).then_some(ConnRef(self.control))
     }
+    /// Whether this is the entry of a one-packet datagram (`IP_VS_CONN_F_ONE_PACKET`): in
+    /// the out index only, so that its reply is translated back, and never found by the
+    /// client's next datagram, which is scheduled again.
+    #[inline]
+    pub fn is_one_packet(&self) -> bool {
+        self.has(F_ONE_PACKET)
+    }
     /// How many connections this entry controls.
     #[inline]
     pub fn n_control(&self) -> u32 {
@@ -344,6 +352,8 @@ pub struct NewConn {
     pub timeout_ms: u32,
     /// The controlling template.
     pub control: Option<ConnRef>,
+    /// A one-packet datagram's entry ([`Conn::is_one_packet`]): indexed for its reply only.
+    pub one_packet: bool,
 }
 
 /// Sizing of a [`ConnTable`].
@@ -619,6 +629,10 @@ impl ConnTable {
         if nc.dest_v6 {
             flags |= F_DEST_V6;
         }
+        debug_assert!(!(nc.template && nc.one_packet));
+        if nc.one_packet {
+            flags |= F_ONE_PACKET;
+        }
         if nc.template {
             flags |= F_TEMPLATE;
         } else {
@@ -655,12 +669,14 @@ impl ConnTable {
             ct.n_control = ct.n_control.saturating_add(1);
         }
         debug_assert!(in_bucket.is_none() || !nc.template);
-        let b = match in_bucket {
-            Some(InBucket(b)) => b,
-            None => self.bucket(&nc.key, nc.template),
-        };
-        debug_assert_eq!(b, self.bucket(&nc.key, nc.template));
-        self.link_in(i, b);
+        if !nc.one_packet {
+            let b = match in_bucket {
+                Some(InBucket(b)) => b,
+                None => self.bucket(&nc.key, nc.template),
+            };
+            debug_assert_eq!(b, self.bucket(&nc.key, nc.template));
+            self.link_in(i, b);
+        }
         if !nc.template {
             self.settle();
             self.out_pending = i;

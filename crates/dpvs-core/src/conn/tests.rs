@@ -36,6 +36,7 @@ fn nc(k: ConnKey, fwd: FwdMethod, timeout_ms: u32) -> NewConn {
         template: false,
         timeout_ms,
         control: None,
+        one_packet: false,
     }
 }
 

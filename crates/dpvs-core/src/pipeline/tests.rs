@@ -10,7 +10,7 @@ use crate::proto::TcpState;
 use crate::sched::{SchedInput, StateParams, SCHEDULERS};
 use crate::service::{
     DestConfig, DestId, IdAllocator, Netmask, ServiceConfig, ServiceId, ServiceKey, Settings,
-    SnapshotBuilder, IP_VS_SVC_F_PERSISTENT,
+    SnapshotBuilder, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT,
 };
 use crate::xmit::testutil::{
     self as tu, build, flow4, flow6, hex, icmp_error_about, verify_frame, with_ttl, NH_MAC,
@@ -1230,6 +1230,89 @@ fn full_nat_echo_identifiers_keep_clients_apart() {
     }
 }
 
+/// One-packet UDP (`ipvsadm -o`) under full-NAT and NAT: every datagram is scheduled on its
+/// own (full-NAT: with a local port of its own), the real server's reply to each is
+/// translated back to the client, and the entries with their ports go after
+/// `one_packet_timeout_ms`.
+#[test]
+fn one_packet_udp_replies_come_back() {
+    for f in [flow4(), flow6()] {
+        for fwd in [FwdMethod::FullNat, FwdMethod::Masq] {
+            let mut svc = one(IPPROTO_UDP, &f, fwd);
+            svc.flags = IP_VS_SVC_F_ONEPACKET;
+            let mut env = Env::new(snapshot(&[svc]));
+            let before = env.pool.available();
+            let q = udp(b"query");
+            let a = udp(b"answer!");
+            let local = f.local.unwrap();
+            // the same client port twice: two datagrams, two entries
+            for i in 0..2u16 {
+                let (v, out) = env.send(&pkt(f.client, f.vip, &q, 64));
+                assert!(matches!(v, Verdict::Forward { .. }), "{fwd:?} {v:?}");
+                let want = match fwd {
+                    FwdMethod::FullNat => eg(pkt(
+                        Endpoint::new(local.addr, local.port + i),
+                        f.real,
+                        &q,
+                        63,
+                    )),
+                    _ => expect_in(fwd, &f, &q),
+                };
+                assert_eq!(hex(&out), hex(&want), "{fwd:?} datagram {i}");
+            }
+            let table = env.pl.worker().table();
+            assert_eq!(table.len(), 2);
+            assert!(table.iter().all(|(_, c)| c.is_one_packet()));
+            if fwd == FwdMethod::FullNat {
+                assert_eq!(env.pool.available(), before - 2);
+            }
+            // the replies, the second datagram's first
+            for i in (0..2u16).rev() {
+                let from_rs = match fwd {
+                    FwdMethod::FullNat => {
+                        pkt(f.real, Endpoint::new(local.addr, local.port + i), &a, 64)
+                    }
+                    _ => reply_from_rs(fwd, &f, &a),
+                };
+                let (v, out) = env.send(&from_rs);
+                assert!(
+                    matches!(v, Verdict::Forward { .. }),
+                    "{fwd:?} reply {i}: {v:?}"
+                );
+                assert_eq!(
+                    hex(&out),
+                    hex(&reply_to_client(&f, &a)),
+                    "{fwd:?} reply {i}"
+                );
+            }
+            // counted as connections, not held as active or inactive ones
+            let w = env.pl.worker();
+            assert_eq!(w.service_stats(0).conns, 2);
+            assert_eq!(w.counters(0)[0].inactive + w.counters(0)[0].active, 0);
+            // gone with their ports after the one-packet timeout
+            let snap = env.snap.clone();
+            let now = env.now;
+            assert_eq!(
+                env.pl.expire(&snap, now + 1_000, usize::MAX, &mut env.pool),
+                0
+            );
+            let t = u64::from(crate::worker::ONE_PACKET_TIMEOUT_MS);
+            assert_eq!(
+                env.pl
+                    .expire(&snap, now + t + 100, usize::MAX, &mut env.pool),
+                2
+            );
+            assert_eq!(env.pool.available(), before);
+            // a late reply is no longer ours
+            let late = match fwd {
+                FwdMethod::FullNat => pkt(f.real, local, &a, 64),
+                _ => reply_from_rs(fwd, &f, &a),
+            };
+            assert_eq!(env.send(&late).0, Verdict::ToKernel);
+        }
+    }
+}
+
 #[test]
 fn full_nat_ports_come_back_when_connections_expire() {
     let f = flow4();
@@ -1316,6 +1399,32 @@ fn simulator_answers_like_the_pipeline() {
     );
     let t = FiveTuple { dport: 81, ..t };
     assert_eq!(which_real_server(&snap, &t), None, "no service");
+
+    // one-packet full-NAT: every probe scheduled anew, and the simulator, which sees no
+    // replies, keeps no reply entries (more probes than its table holds)
+    let snap = snapshot(&[Svc {
+        key: tuple(IPPROTO_UDP, f.vip),
+        sched: "rr",
+        flags: IP_VS_SVC_F_ONEPACKET,
+        dests: (0..2).map(|i| (rs(i), 53, 1, FwdMethod::FullNat)).collect(),
+    }]);
+    let mut sim = Simulator::new(&snap);
+    let t = FiveTuple {
+        protocol: IPPROTO_UDP,
+        src: f.client.addr,
+        sport: 9,
+        dst: f.vip.addr,
+        dport: f.vip.port,
+    };
+    for i in 0..5000u32 {
+        let got = sim.which_real_server(&snap, &t).expect("forwarded");
+        let want = rs((i % 2) as u8);
+        assert_eq!(
+            (got.addr, got.port, got.fwd),
+            (want, 53, FwdMethod::FullNat)
+        );
+    }
+    assert!(sim.pipeline().worker().table().is_empty());
 }
 
 // ---------------------------------------------------------------- properties

@@ -684,10 +684,25 @@ fn udp_one_packet_and_persistent_one_packet() {
         [rs(1), rs(2), rs(1), rs(2)],
         "every datagram scheduled anew"
     );
-    assert!(w.table().is_empty());
+    // NAT: each datagram left an entry for its reply, in the out index only, not counted
+    assert_eq!(w.table().len(), 4);
+    assert!(w.table().iter().all(|(_, c)| c.is_one_packet()));
+    assert_eq!(w.table().lookup_in(&q.key()), None);
     assert_eq!(counts(&w, 0, 0), (0, 0, 0));
     assert_eq!(w.service_stats(0).conns, 4);
     assert_eq!(w.service_stats(0).inbytes, 240);
+    // the reply of the datagram sent to rs2 is matched and counted, without state
+    let reply = Packet::new(UDP, rs(2), 8080, client(1), 5353).with_len(100);
+    let c = w.process_out(&snap, &reply, 1000).expect("reply matched");
+    assert!(w.table().get(c).is_one_packet());
+    assert_eq!(w.table().get(c).daddr(), rs(2));
+    assert_eq!(w.service_stats(0).outbytes, 100);
+    // they go after ONE_PACKET_TIMEOUT_MS (the answered one after its reply), uncounted
+    assert_eq!(w.expire(&snap, 2_999, &mut NoHooks), 0);
+    assert_eq!(w.expire(&snap, 3_100, &mut NoHooks), 3);
+    assert_eq!(w.expire(&snap, 4_100, &mut NoHooks), 1);
+    assert!(w.table().is_empty());
+    assert_eq!(counts(&w, 0, 0), (0, 0, 0));
     // persistent one-packet: the template exists, datagrams follow it
     s.flags |= IP_VS_SVC_F_PERSISTENT;
     let snap = snapshot(2, Settings::default(), &[s]);
@@ -700,7 +715,12 @@ fn udp_one_packet_and_persistent_one_packet() {
         }
     }
     assert_eq!(seen, [rs(1), rs(1), rs(1)]);
-    assert_eq!(w.table().len(), 1);
+    // the template and three reply entries, which it does not control
+    assert_eq!(w.table().len(), 4);
+    assert!(w
+        .table()
+        .iter()
+        .all(|(_, c)| c.is_template() || c.control().is_none()));
     assert_eq!(counts(&w, 0, 0), (0, 0, 1));
 }
 
