@@ -644,6 +644,10 @@ impl crate::ipvs::Dataplane for Dataplane {
     fn reload(&mut self, cfg: &DataplaneConfig, state: &IpvsState) {
         self.reload_config(cfg, state);
     }
+
+    fn net(&mut self) -> Option<&mut Dataplane> {
+        Some(self)
+    }
 }
 
 impl Drop for Dataplane {

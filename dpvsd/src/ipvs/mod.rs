@@ -35,6 +35,11 @@ pub trait Dataplane {
     fn tick(&mut self, state: &mut IpvsState) -> std::time::Duration;
     /// Applies a re-read configuration file (SIGHUP).
     fn reload(&mut self, cfg: &crate::dataplane::config::DataplaneConfig, state: &IpvsState);
+    /// The DPDK dataplane's network state (links, addresses, routes, neighbours, worker
+    /// statistics), which dpip manages; None for dataplanes without one.
+    fn net(&mut self) -> Option<&mut crate::dataplane::Dataplane> {
+        None
+    }
 }
 
 /// The IPVS control plane: the state, how it is presented, where it persists.
