@@ -4,16 +4,19 @@
 //!
 //! DPVS keeps its routes in lists and scans them. Here every family has one hash map per
 //! prefix length, keyed by the masked prefix and holding the lowest-metric route of that
-//! prefix, plus a bitmask of the lengths that have routes: an IPv6 lookup probes only the
-//! non-empty lengths, longest first, and stops at the first hit. IPv4 adds a first level
-//! indexed by the top 16 bits of the address, which knows, per /16 block, which longer
-//! lengths have prefixes inside the block and the longest prefix of 16 bits or less that
-//! covers it: an IPv4 lookup probes the long lengths of its block (usually none or one) and
-//! then at most one short prefix, whatever the table's size. Lookups allocate nothing.
+//! prefix, plus a bitmask of the lengths that have routes, and a first level that narrows
+//! the lengths a lookup must probe:
 //!
-//! An ordered map of every route (all metrics) is the source of truth for `iter`, `remove`
-//! and the duplicate check; the indexes are updated from it for one prefix whenever that
-//! prefix changes (for a prefix of 16 bits or less, over the 2^(16 - len) blocks it covers).
+//! - IPv4: an array indexed by the top 16 bits of the address says, per /16 block, which
+//!   lengths above 16 have prefixes inside the block and the longest prefix of 16 bits or
+//!   less that covers it. A lookup probes the long lengths of its block (usually none or
+//!   one), then at most one short prefix, whatever the table's size.
+//! - IPv6: the same per /32 block, in a hash map holding only the blocks that have prefixes
+//!   longer than 32 bits; an address in no such block probes the short lengths present.
+//!
+//! Lookups allocate nothing. An ordered map of every route (all metrics) is the source of
+//! truth for `iter`, `remove` and the duplicate check; the indexes are updated from it for
+//! one prefix whenever that prefix changes (a short prefix updates every block it covers).
 
 use core::fmt;
 use core::net::IpAddr;
@@ -257,10 +260,12 @@ impl<K: Bits> LpmIndex<K> {
         }
     }
 
+    /// Longest-prefix match over the lengths `len` with bit `len % 64` of word `len / 64`
+    /// set in `lengths`: probes the non-empty ones, longest first.
     #[inline]
-    fn lookup(&self, addr: K) -> Option<&Route> {
+    fn lookup_within(&self, addr: K, lengths: [u64; 3]) -> Option<&Route> {
         for w in (0..3).rev() {
-            let mut bits = self.present[w];
+            let mut bits = self.present[w] & lengths[w];
             while bits != 0 {
                 let b = 63 - bits.leading_zeros() as usize;
                 bits &= !(1u64 << b);
@@ -410,23 +415,11 @@ impl V4Index {
             if removed {
                 for b in blocks {
                     if self.short[b] == len {
-                        self.short[b] = self.longest_short(b, len);
+                        self.short[b] = longest_covering(&self.lpm, (b as u32) << 16, len);
                     }
                 }
             }
         }
-    }
-
-    /// The longest length below `below` of a prefix covering block `b`.
-    fn longest_short(&self, b: usize, below: u8) -> u8 {
-        let a = (b as u32) << 16;
-        (0..below)
-            .rev()
-            .find(|&l| {
-                self.lpm.has_len(usize::from(l))
-                    && self.lpm.maps[usize::from(l)].contains_key(&mask4(a, l))
-            })
-            .unwrap_or(NO_SHORT)
     }
 
     fn clear(&mut self) {
@@ -437,13 +430,137 @@ impl V4Index {
     }
 }
 
+/// The IPv6 index: the per-length maps plus, for every /32 block that holds prefixes longer
+/// than 32 bits, which of those lengths it holds and the longest prefix of 32 bits or less
+/// that covers it (a hash map keyed by the top 32 bits). A lookup in such a block probes its
+/// long lengths, then at most one short prefix; elsewhere only the short lengths present.
+#[derive(Clone)]
+struct V6Index {
+    lpm: LpmIndex<u128>,
+    blocks: HashMap<u32, Block6, FxBuild>,
+    /// How many prefixes of each length > 32 each block holds.
+    counts: HashMap<(u32, u8), u32, FxBuild>,
+}
+
+/// One /32 block of [`V6Index`].
+#[derive(Clone, Copy)]
+struct Block6 {
+    /// Bit `i % 64` of word `i / 64` set when a prefix of length `33 + i` lies in the block.
+    long: [u64; 2],
+    /// The longest length ≤ 32 of a prefix covering the block, or [`NO_SHORT`].
+    short: u8,
+}
+
+/// Lengths 0..=32, as a [`LpmIndex::lookup_within`] mask.
+const V6_SHORT_LENGTHS: [u64; 3] = [(1u64 << 33) - 1, 0, 0];
+
+/// The longest length below `below` of a prefix in `lpm` covering the address `a`.
+fn longest_covering<K: Bits>(lpm: &LpmIndex<K>, a: K, below: u8) -> u8 {
+    (0..below)
+        .rev()
+        .find(|&l| {
+            lpm.has_len(usize::from(l)) && lpm.maps[usize::from(l)].contains_key(&a.masked(l))
+        })
+        .unwrap_or(NO_SHORT)
+}
+
+impl V6Index {
+    fn new() -> V6Index {
+        V6Index {
+            lpm: LpmIndex::new(),
+            blocks: HashMap::default(),
+            counts: HashMap::default(),
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, a: u128) -> Option<&Route> {
+        let Some(b) = self.blocks.get(&((a >> 96) as u32)) else {
+            return self.lpm.lookup_within(a, V6_SHORT_LENGTHS);
+        };
+        for w in (0..2).rev() {
+            let mut m = b.long[w];
+            while m != 0 {
+                let i = 63 - m.leading_zeros() as usize;
+                m &= !(1u64 << i);
+                let len = 33 + w * 64 + i;
+                if let Some(r) = self
+                    .lpm
+                    .maps
+                    .get(len)
+                    .and_then(|map| map.get(&mask6(a, len as u8)))
+                {
+                    return Some(r);
+                }
+            }
+        }
+        if b.short == NO_SHORT {
+            return None;
+        }
+        self.lpm
+            .maps
+            .get(usize::from(b.short))
+            .and_then(|map| map.get(&mask6(a, b.short)))
+    }
+
+    fn set(&mut self, prefix: u128, len: u8, best: Option<Route>) {
+        let (added, removed) = self.lpm.set(prefix, len, best);
+        if len > 32 {
+            let top = (prefix >> 96) as u32;
+            let i = usize::from(len - 33);
+            if added {
+                *self.counts.entry((top, len)).or_insert(0) += 1;
+                let lpm = &self.lpm;
+                let b = self.blocks.entry(top).or_insert_with(|| Block6 {
+                    long: [0; 2],
+                    short: longest_covering(lpm, u128::from(top) << 96, 33),
+                });
+                b.long[i / 64] |= 1u64 << (i % 64);
+            }
+            if removed {
+                let c = self.counts.entry((top, len)).or_insert(1);
+                *c -= 1;
+                if *c == 0 {
+                    self.counts.remove(&(top, len));
+                    if let Some(b) = self.blocks.get_mut(&top) {
+                        b.long[i / 64] &= !(1u64 << (i % 64));
+                        if b.long == [0; 2] {
+                            self.blocks.remove(&top);
+                        }
+                    }
+                }
+            }
+        } else if added || removed {
+            let lpm = &self.lpm;
+            for (&top, b) in self.blocks.iter_mut() {
+                let a = u128::from(top) << 96;
+                if mask6(a, len) != prefix {
+                    continue;
+                }
+                if added && (b.short == NO_SHORT || b.short < len) {
+                    b.short = len;
+                }
+                if removed && b.short == len {
+                    b.short = longest_covering(lpm, a, len);
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.lpm.clear();
+        self.blocks.clear();
+        self.counts.clear();
+    }
+}
+
 /// The routing table of both families. `Clone` (the control thread edits a copy and
 /// publishes it in a new [`NetSnapshot`](super::NetSnapshot)).
 #[derive(Clone)]
 pub struct RouteTable {
     all: BTreeMap<Key, Route>,
     v4: V4Index,
-    v6: LpmIndex<u128>,
+    v6: V6Index,
 }
 
 impl Default for RouteTable {
@@ -466,7 +583,7 @@ impl RouteTable {
         RouteTable {
             all: BTreeMap::new(),
             v4: V4Index::new(),
-            v6: LpmIndex::new(),
+            v6: V6Index::new(),
         }
     }
 
@@ -559,9 +676,7 @@ impl RouteTable {
     }
 
     /// The route for `dst`: the longest prefix that contains it, and among routes of that
-    /// prefix the lowest metric. Allocation-free. IPv4: the /16 block's long lengths, then
-    /// its short prefix; IPv6: probes one hash map per distinct prefix
-    /// length present in the family, longest first.
+    /// prefix the lowest metric. Allocation-free; see the module docs for the probes.
     #[inline]
     pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
         match dst {
@@ -709,6 +824,31 @@ mod tests {
     }
 
     #[test]
+    fn v6_block_index() {
+        let mut t = RouteTable::new();
+        t.insert(Route::net(v6("::"), 0, 0)).unwrap();
+        t.insert(Route::net(v6("2001:db8::"), 48, 1)).unwrap();
+        let port = |t: &RouteTable, a: &str| t.lookup(v6(a)).map(|r| r.port);
+        assert_eq!(port(&t, "2001:db8::1"), Some(1));
+        assert_eq!(port(&t, "2001:db8:1::1"), Some(0));
+        // A short prefix added after the block exists, then removed.
+        t.insert(Route::net(v6("2001:db8::"), 32, 2)).unwrap();
+        t.insert(Route::net(v6("2001::"), 16, 3)).unwrap();
+        assert_eq!(port(&t, "2001:db8:1::1"), Some(2));
+        assert_eq!(port(&t, "2001:db9::1"), Some(3));
+        t.remove(v6("2001:db8::"), 32, None).unwrap();
+        assert_eq!(port(&t, "2001:db8:1::1"), Some(3));
+        t.insert(Route::net(v6("2001:db8:0:1::5"), 128, 4)).unwrap();
+        assert_eq!(port(&t, "2001:db8:0:1::5"), Some(4));
+        t.remove(v6("2001:db8::"), 48, None).unwrap();
+        assert_eq!(port(&t, "2001:db8::1"), Some(3));
+        t.remove(v6("2001:db8:0:1::5"), 128, None).unwrap();
+        assert_eq!(port(&t, "2001:db8:0:1::5"), Some(3));
+        t.remove(v6("2001::"), 16, None).unwrap();
+        assert_eq!(port(&t, "2001:db8::1"), Some(0));
+    }
+
+    #[test]
     fn ipv6_and_full_lengths() {
         let mut t = RouteTable::new();
         t.insert(Route::via(v6("::"), 0, 0, v6("fe80::1"))).unwrap();
@@ -851,6 +991,12 @@ mod tests {
         (p, len)
     }
 
+    /// Prefix lengths: all of IPv4's (taken modulo 33), IPv6's short ones and some of its
+    /// longest.
+    fn lens() -> impl Strategy<Value = u8> {
+        prop_oneof![0u8..=40, 120u8..=128]
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         // Few distinct address bits so that operations collide.
         let bits = prop_oneof![
@@ -860,12 +1006,12 @@ mod tests {
             any::<u32>().prop_map(|b| b & 0xff0f_00ff)
         ];
         prop_oneof![
-            (any::<bool>(), bits.clone(), 0u8..=40, 0u32..3, any::<u16>())
+            (any::<bool>(), bits.clone(), lens(), 0u32..3, any::<u16>())
                 .prop_map(|(f, b, l, m, p)| Op::Insert(f, b, l, m, p)),
             (
                 any::<bool>(),
                 bits.clone(),
-                0u8..=40,
+                lens(),
                 proptest::option::of(0u32..3)
             )
                 .prop_map(|(f, b, l, m)| Op::Remove(f, b, l, m)),
