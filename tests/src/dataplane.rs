@@ -351,25 +351,29 @@ impl DataplaneTestbed {
         }
     }
 
-    /// Makes every real server an IPIP tunnel target. This kernel has no `ipip` module, so a
-    /// userspace decapsulator stands in for `tunl0`: a raw socket for protocol 4 receives the
-    /// encapsulated packets addressed to the server, and writes the inner packets into a TUN
-    /// device `tun0`, where the kernel receives them as `tunl0` would hand them over. It prints
-    /// one line per packet (`ipip <outer source> <outer destination> <inner source> <inner
-    /// destination>`), which the test can read. The VIP is on `lo`; reverse-path filtering is
-    /// off (the inner source is reached through `eth0`, not `tun0`); plus the return path.
-    pub fn make_tun_servers(&mut self) {
+    /// Makes every real server a tunnel target for `kind` (`ipip`, `gre`, `gue:PORT`, as
+    /// dpvsd's `[dataplane] tunnel`). This kernel has neither `ipip`, `gre` nor `fou`, so a
+    /// userspace decapsulator stands in for the tunnel device: a raw socket for protocol 4
+    /// (IPIP) or 47 (GRE), or a UDP socket on the server's address and PORT (GUE), receives
+    /// the encapsulated packets addressed to the server and writes the inner packets into a
+    /// TUN device `tun0`, where the kernel receives them as from a tunnel device. It prints
+    /// one line per packet: `<kind> <outer source> <outer destination> <inner source> <inner
+    /// destination>` (`kind` without the port), which the test can read ([`Proc::read_line`]
+    /// on `procs[i]` for server `i`: call this before starting other processes). The VIP is
+    /// on `lo`; reverse-path filtering is off (the inner source is reached through `eth0`, not
+    /// `tun0`); plus the return path ([`LbTestbed::add_return_path`]).
+    pub fn make_tun_servers(&mut self, kind: &str) {
         self.tb.add_return_path().unwrap_or_else(|e| panic!("return path: {e}"));
         for i in 0..self.tb.servers.len() {
             let ns = &self.tb.servers[i].ns;
+            let own = self.tb.servers[i].addr4.to_string();
             ns.ip(&["tuntap", "add", "dev", "tun0", "mode", "tun"]).unwrap();
-            let mut p = ns.spawn(&[python(), "-c", IPIP_DECAP, "tun0"]).unwrap();
+            let mut p = ns.spawn(&[python(), "-c", TUNNEL_DECAP, "tun0", kind, &own]).unwrap();
             p.wait_for_line("ready", READY_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
             ns.link_up("tun0").unwrap();
             for ifname in ["all", "default", "tun0", "eth0"] {
                 ns.sysctl(&format!("net.ipv4.conf.{ifname}.rp_filter"), "0").unwrap();
             }
-            ns.sysctl("net.ipv4.conf.tun0.accept_local", "1").unwrap();
             ns.add_addr("lo", &format!("{VIP4}/32")).unwrap();
             self.procs.push(p);
         }
@@ -533,6 +537,26 @@ pub fn http_gets_path(ns: &Netns, host: IpAddr, port: u16, n: usize, path: &str)
         ns,
         &[python(), "-c", HTTP_GETS, &host.to_string(), &port.to_string(), &n.to_string(), path],
         Duration::from_secs(5 + 3 * n as u64),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    out.lines().map(str::to_owned).collect()
+}
+
+/// `threads` clients at once in `ns`, each making `per_thread` GETs of `http://host:port/`
+/// on new connections; every answer's body (or `ERR <what>`), in no particular order.
+pub fn http_gets_parallel(ns: &Netns, host: IpAddr, port: u16, threads: usize, per_thread: usize) -> Vec<String> {
+    let out = run_within(
+        ns,
+        &[
+            python(),
+            "-c",
+            HTTP_GETS_PARALLEL,
+            &host.to_string(),
+            &port.to_string(),
+            &threads.to_string(),
+            &per_thread.to_string(),
+        ],
+        Duration::from_secs(10 + 3 * per_thread as u64),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     out.lines().map(str::to_owned).collect()
@@ -717,6 +741,29 @@ for i in range(n):
         print("ERR", repr(e), flush=True)
 "#;
 
+const HTTP_GETS_PARALLEL: &str = r#"
+import http.client, sys, threading
+host, port, threads, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+out, lock = [], threading.Lock()
+def run():
+    for i in range(per):
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=3)
+            c.request("GET", "/")
+            b = c.getresponse().read().decode().strip()
+            c.close()
+        except Exception as e:
+            b = "ERR " + repr(e)
+        with lock:
+            out.append(b)
+ts = [threading.Thread(target=run) for _ in range(threads)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("\n".join(out), flush=True)
+"#;
+
 const KEEPALIVE_CLIENT: &str = r#"
 import http.client, os, sys, time
 host, port, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -811,21 +858,49 @@ while True:
     s.sendto(data, peer)
 "#;
 
-/// The IPIP decapsulator of [`DataplaneTestbed::make_tun_servers`].
-const IPIP_DECAP: &str = r#"
+/// The decapsulator of [`DataplaneTestbed::make_tun_servers`]: argv tun device, kind, the
+/// server's own address.
+const TUNNEL_DECAP: &str = r#"
 import fcntl, os, socket, struct, sys
 TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454ca, 0x0001, 0x1000
 fd = os.open("/dev/net/tun", os.O_RDWR)
 fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", sys.argv[1].encode(), IFF_TUN | IFF_NO_PI))
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 4)
+kind, own = sys.argv[2], sys.argv[3]
+if kind.startswith("gue:"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((own, int(kind[4:])))
+    kind = "gue"
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, {"ipip": 4, "gre": 47}[kind])
 print("ready", flush=True)
 while True:
-    pkt = s.recv(65535)
-    ihl = (pkt[0] & 15) * 4
-    inner = pkt[ihl:]
+    if kind == "gue":
+        data, peer = s.recvfrom(65535)
+        outer_src = peer[0]
+        if data[0] >> 6 == 1:
+            inner = data
+        else:
+            if data[1] != 4:
+                print("gue: proto_ctype %d" % data[1], flush=True)
+                continue
+            inner = data[4 + (data[0] & 0x1f) * 4:]
+    else:
+        pkt = s.recv(65535)
+        ihl = (pkt[0] & 15) * 4
+        outer_src = socket.inet_ntoa(pkt[12:16])
+        rest = pkt[ihl:]
+        if kind == "gre":
+            flags, proto = struct.unpack("!HH", rest[:4])
+            if proto != 0x0800:
+                print("gre: protocol type %#x" % proto, flush=True)
+                continue
+            off = 4 + 4 * sum(1 for bit in (0x8000, 0x2000, 0x1000) if flags & bit)
+            inner = rest[off:]
+        else:
+            inner = rest
     if len(inner) < 20 or inner[0] >> 4 != 4:
+        print("%s: not an IPv4 packet inside" % kind, flush=True)
         continue
-    print("ipip", socket.inet_ntoa(pkt[12:16]), socket.inet_ntoa(pkt[16:20]),
-          socket.inet_ntoa(inner[12:16]), socket.inet_ntoa(inner[16:20]), flush=True)
+    print(kind, outer_src, own, socket.inet_ntoa(inner[12:16]), socket.inet_ntoa(inner[16:20]), flush=True)
     os.write(fd, inner)
 "#;

@@ -24,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use dpvs_e2e::dataplane::{
-    body, eal_runtime_dir, http_gets, http_gets_path, keepalive_client, ping, skip, udp_exchange,
+    body, eal_runtime_dir, http_gets, http_gets_parallel, http_gets_path, keepalive_client, ping, skip, udp_exchange,
     udp_exchange_paced, DataplaneTestbed, Setup, StatsTable, LADDR4, LADDR6,
 };
 use dpvs_e2e::netns::netns_list;
@@ -208,6 +208,22 @@ fn fullnat_udp_echo_exact_stats() {
     let (svc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
     expect_udp_exchange(&t, &svc, VIP4.into(), 4, 5, true);
 
+    // ipvsadm -Z zeroes the counters; the dataplane's counters keep growing under them and
+    // only the growth shows afterwards
+    t.ipvsadm(&["-Z"]);
+    let zeroed = t.stats();
+    assert_eq!(zeroed.service(&format!("UDP {svc}")), Default::default(), "after -Z:\n{}", zeroed.text);
+    let r = udp_exchange(&t.tb.client, VIP4.into(), UDP_PORT, 2, 3, UDP_SIZE);
+    assert!(r.problems.is_empty() && r.echoed == 6, "{r:?}");
+    let after = t.stats();
+    let s = after.service(&format!("UDP {svc}"));
+    assert_eq!(
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        (2, 6, 6, 6 * UDP_IP_LEN4, 6 * UDP_IP_LEN4),
+        "6 datagrams from 2 ports after -Z:\n{}",
+        after.text
+    );
+
     // --rate: the kernel's estimator (every 2 s, smoothed) over ~80 datagrams a second for
     // more than two of its periods
     let r = udp_exchange_paced(&t.tb.client, VIP4.into(), UDP_PORT, 1, 360, UDP_SIZE, Duration::from_millis(10));
@@ -256,31 +272,54 @@ fn dr_tcp_and_udp() {
     expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, false);
 }
 
-#[test]
-fn tun_ipip_tcp_and_udp() {
-    if skip() {
-        return;
-    }
+/// TUN with encapsulation `kind` (dpvsd's `[dataplane] tunnel`): TCP and UDP answered by
+/// the real servers straight to the client, the encapsulation as the servers received it.
+fn tunnel_tcp_and_udp(kind: &str) {
     let mut t = DataplaneTestbed::new(Setup {
-        dataplane_extra: vec!["tunnel = ipip".into(), "tunnel_source = 10.90.2.1".into()],
+        dataplane_extra: vec![format!("tunnel = {kind}"), "tunnel_source = 10.90.2.1".into()],
         ..Setup::default()
     });
-    t.make_tun_servers();
+    t.make_tun_servers(kind);
     let n = t.tb.servers.len();
     t.start_http_servers(HTTP_PORT);
     t.start_udp_echo_servers(Some(VIP4.into()), UDP_PORT);
     let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-i");
     expect_round_robin(&t, VIP4.into(), &names, 10, CLIENT4.into());
     expect_tcp_stats(&t, &svc, 10, false);
-    // what the real servers received: IPIP from dpvsd's tunnel source to themselves, around
-    // the client's packet to the VIP
+    // what the real servers received: the client's packet to the VIP, encapsulated from
+    // dpvsd's tunnel source to the server
+    let short = kind.split(':').next().unwrap_or(kind);
     for i in 0..n {
         let line = t.procs[i].read_line(Duration::from_secs(2)).unwrap_or_else(|e| panic!("{e}"));
-        let want = format!("ipip 10.90.2.1 {} {CLIENT4} {VIP4}", t.tb.servers[i].addr4);
+        let want = format!("{short} 10.90.2.1 {} {CLIENT4} {VIP4}", t.tb.servers[i].addr4);
         assert_eq!(line, want, "first encapsulated packet seen by rs{i}");
     }
     let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-i");
     expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, false);
+}
+
+#[test]
+fn tun_ipip_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    tunnel_tcp_and_udp("ipip");
+}
+
+#[test]
+fn tun_gre_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    tunnel_tcp_and_udp("gre");
+}
+
+#[test]
+fn tun_gue_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    tunnel_tcp_and_udp("gue:6080");
 }
 
 #[test]
@@ -420,6 +459,15 @@ fn two_workers_fullnat_tcp_and_udp() {
     assert_eq!(lports.len(), n, "every connection has its own local port: {lports:?}");
     let parities: BTreeSet<u16> = lports.iter().map(|p| p % 2).collect();
     assert_eq!(parities.len(), 2, "local ports of one worker only: {lports:?}");
+    // and concurrently: 8 clients at once, 25 new connections each
+    let got = http_gets_parallel(&t.tb.client, VIP4.into(), HTTP_PORT, 8, 25);
+    let failed: Vec<&String> = got.iter().filter(|b| !b.starts_with("rs") || !b.ends_with(&format!(" {LADDR4}"))).collect();
+    assert!(failed.is_empty(), "{} of 200 concurrent requests failed: {failed:?}", failed.len());
+    assert_eq!(got.len(), 200);
+    for b in &got {
+        *per.entry(b.split(' ').next().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    let n = n + 200;
     let stats = t.stats();
     let key = format!("TCP {svc}");
     assert_eq!(stats.service(&key).conns, n as u64, "{}", stats.text);
@@ -439,6 +487,77 @@ fn two_workers_fullnat_tcp_and_udp() {
         "{}",
         stats.text
     );
+}
+
+#[test]
+fn two_workers_nat_tcp_and_udp() {
+    if skip() {
+        return;
+    }
+    // NAT replies travel to the client, and reach the connection's worker by the hash of the
+    // client's address and port, as its client's packets did
+    let mut t = DataplaneTestbed::new(Setup { workers: 2, fullnat: false, ..Setup::default() });
+    t.start_http_servers(HTTP_PORT);
+    t.start_udp_echo_servers(None, UDP_PORT);
+    let (svc, _) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    let n = 40;
+    let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, n);
+    let mut per: BTreeMap<String, u64> = BTreeMap::new();
+    for b in &got {
+        let (name, peer) = b.split_once(' ').unwrap_or_else(|| panic!("request failed: {b}; all: {got:?}"));
+        assert_eq!(peer, CLIENT4.to_string(), "{b}");
+        *per.entry(name.to_string()).or_default() += 1;
+    }
+    assert_eq!(per.len(), 2, "{per:?}");
+    let (a, b) = (per["rs0"], per["rs1"]);
+    assert!(a.abs_diff(b) <= 2, "two round-robin workers split {n} connections {a}/{b}");
+    let stats = t.stats();
+    let key = format!("TCP {svc}");
+    assert_eq!(stats.service(&key).conns, n as u64, "{}", stats.text);
+    assert!(stats.service(&key).outpkts >= 3 * n as u64, "{}", stats.text);
+    let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
+    let r = udp_exchange(&t.tb.client, VIP4.into(), UDP_PORT, 8, 3, UDP_SIZE);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.echoed, 24);
+    let stats = t.stats();
+    let s = stats.service(&format!("UDP {usvc}"));
+    assert_eq!(
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        (8, 24, 24, 24 * UDP_IP_LEN4, 24 * UDP_IP_LEN4),
+        "{}",
+        stats.text
+    );
+}
+
+#[test]
+fn wrr_weights_and_persistence() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.start_http_servers(HTTP_PORT);
+    t.start_http_servers(8080);
+    // wrr 3:1 — over two full rounds of 4, exactly 6 and 2
+    let svc = ap(VIP4.into(), HTTP_PORT);
+    t.ipvsadm(&["-A", "-t", &svc, "-s", "wrr"]);
+    t.ipvsadm(&["-a", "-t", &svc, "-r", &dest_of(&t, "rs0", VIP4.into(), HTTP_PORT), "-m", "-w", "3"]);
+    t.ipvsadm(&["-a", "-t", &svc, "-r", &dest_of(&t, "rs1", VIP4.into(), HTTP_PORT), "-m", "-w", "1"]);
+    let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 8);
+    let count = |name: &str| got.iter().filter(|b| **b == body(name, LADDR4.into())).count();
+    assert_eq!((count("rs0"), count("rs1")), (6, 2), "wrr 3:1 over 8 connections: {got:?}");
+    // persistence: every connection of the client goes where its first one went, and the
+    // template is listed
+    let psvc = ap(VIP4.into(), 8080);
+    t.ipvsadm(&["-A", "-t", &psvc, "-s", "rr", "-p", "30"]);
+    for name in ["rs0", "rs1"] {
+        t.ipvsadm(&["-a", "-t", &psvc, "-r", &dest_of(&t, name, VIP4.into(), 8080), "-m"]);
+    }
+    let got = http_gets(&t.tb.client, VIP4.into(), 8080, 6);
+    assert!(got.iter().all(|b| *b == got[0]) && got[0].starts_with("rs"), "persistent service: {got:?}");
+    let conns = t.conns();
+    let templates: Vec<_> = conns.iter().filter(|c| c.proto == "IP" && c.virt.ends_with(":8080")).collect();
+    assert_eq!(templates.len(), 1, "one persistence template: {conns:#?}");
+    assert!(templates[0].source.starts_with(&format!("{CLIENT4}:")), "{conns:#?}");
 }
 
 #[test]
