@@ -156,7 +156,9 @@ impl Ctx<'_> {
 
 /// The next hops a worker could not resolve: deduplicated, bounded, allocation-free after
 /// [`with_capacity`](Self::with_capacity). The worker hands them to the control thread
-/// after each burst and clears the queue.
+/// after each burst and clears the queue. The control thread marks what it is resolving
+/// ([`NeighTable::insert_incomplete`]) so that the misses of the next bursts, until the
+/// answer comes, do not send a request each.
 #[derive(Clone, Debug)]
 pub struct ResolveQueue {
     items: Vec<(IpAddr, u16)>,

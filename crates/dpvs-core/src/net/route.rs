@@ -105,6 +105,20 @@ impl Route {
         }
     }
 
+    /// True if `addr` is inside `prefix/len` once the host bits of `prefix` are cleared (a
+    /// local address with its prefix length).
+    pub fn contains_masked(&self, addr: IpAddr) -> bool {
+        match (self.prefix, addr) {
+            (IpAddr::V4(p), IpAddr::V4(a)) => {
+                mask4(u32::from(a), self.len) == mask4(u32::from(p), self.len)
+            }
+            (IpAddr::V6(p), IpAddr::V6(a)) => {
+                mask6(u128::from(a), self.len) == mask6(u128::from(p), self.len)
+            }
+            _ => false,
+        }
+    }
+
     /// The same route with another metric.
     pub fn with_metric(self, metric: u32) -> Route {
         Route { metric, ..self }

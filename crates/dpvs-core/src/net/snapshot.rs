@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use dpvs_wire::EthernetAddress;
 
 use super::neigh::{Neigh, NeighTable};
-use super::route::{RouteKind, RouteTable};
+use super::route::{Route, RouteKind, RouteTable};
 use super::{FxBuild, IpKey};
 use crate::pipeline::NextHop;
 
@@ -157,6 +157,43 @@ impl NetSnapshot {
         &self.neigh
     }
 
+    /// The same snapshot with another generation and neighbour table (neighbours change far
+    /// more often than the rest).
+    pub fn with_neighbours(&self, generation: u64, neigh: NeighTable) -> NetSnapshot {
+        NetSnapshot {
+            generation,
+            neigh,
+            ..self.clone_without_neighbours()
+        }
+    }
+
+    fn clone_without_neighbours(&self) -> NetSnapshot {
+        NetSnapshot {
+            generation: self.generation,
+            ports: self.ports.clone(),
+            port_index: self.port_index.clone(),
+            addrs: self.addrs.clone(),
+            local: self.local.clone(),
+            local_on: self.local_on.clone(),
+            routes: self.routes.clone(),
+            neigh: NeighTable::new(),
+        }
+    }
+
+    /// The source address for a packet we originate to `dst` out of `port` (an ARP request
+    /// or a neighbour solicitation for a next hop), as Linux's `inet_select_addr`: a local
+    /// address of `dst`'s family on `port` whose prefix contains `dst`, else the first one
+    /// of that family on `port`; `None` if the port has none.
+    pub fn source_addr(&self, port: u16, dst: IpAddr) -> Option<IpAddr> {
+        let mut on_port = self
+            .addrs
+            .iter()
+            .filter(|a| a.port == port && a.addr.is_ipv4() == dst.is_ipv4());
+        let first = on_port.clone().next()?;
+        let within = on_port.find(|a| Route::net(a.addr, a.len, port).contains_masked(dst));
+        Some(within.unwrap_or(first).addr)
+    }
+
     /// A usable neighbour entry of `addr` on `port`.
     #[inline]
     fn neighbour_on(&self, addr: IpAddr, port: u16) -> Option<&Neigh> {
@@ -292,6 +329,44 @@ mod tests {
             NetSnapshot::default().resolve(ip("10.0.0.1")),
             Resolution::NoRoute
         );
+    }
+
+    #[test]
+    fn source_and_new_neighbours() {
+        let mut s = snap();
+        let mut addrs = s.addrs().to_vec();
+        addrs.push(LocalAddr {
+            addr: ip("192.168.7.1"),
+            len: 24,
+            port: 0,
+        });
+        s = NetSnapshot::new(
+            8,
+            s.ports().to_vec(),
+            addrs,
+            s.routes().clone(),
+            NeighTable::new(),
+        );
+        assert_eq!(s.source_addr(0, ip("192.168.7.9")), Some(ip("192.168.7.1")));
+        assert_eq!(s.source_addr(0, ip("10.0.0.254")), Some(ip("10.0.0.1")));
+        assert_eq!(s.source_addr(0, ip("172.16.0.1")), Some(ip("10.0.0.1")));
+        assert_eq!(s.source_addr(3, ip("2001:db8::9")), Some(ip("2001:db8::1")));
+        assert_eq!(s.source_addr(3, ip("10.0.0.9")), None);
+        assert_eq!(s.source_addr(1, ip("10.0.0.9")), None);
+        let mut neigh = NeighTable::new();
+        neigh.learn(ip("10.0.0.254"), GW, 0, 0);
+        assert_eq!(
+            s.resolve(ip("8.8.8.8")),
+            Resolution::Unresolved {
+                gateway: ip("10.0.0.254"),
+                port: 0
+            }
+        );
+        let s2 = s.with_neighbours(9, neigh);
+        assert_eq!(s2.generation, 9);
+        assert_eq!(s2.addrs(), s.addrs());
+        assert!(matches!(s2.resolve(ip("8.8.8.8")), Resolution::Hop(_)));
+        assert!(s2.is_local(ip("192.168.7.1")));
     }
 
     #[test]
