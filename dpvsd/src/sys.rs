@@ -218,3 +218,97 @@ pub fn chmod(path: &Path, mode: u32) -> io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
+
+// TAP interfaces for the kernel exception path (<linux/if_tun.h>, not in the libc crate).
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const IFF_TAP: libc::c_short = 0x0002;
+const IFF_NO_PI: libc::c_short = 0x1000;
+
+fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    // SAFETY: ifreq is plain old data (a name and a union of plain data); all-zero is valid.
+    let mut req: libc::ifreq = unsafe { zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= req.ifr_name.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("interface name `{name}` must be 1 to 15 bytes")));
+    }
+    for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = src as libc::c_char;
+    }
+    Ok(req)
+}
+
+/// Creates (or attaches to) TAP interface `name`, without packet information headers;
+/// the descriptor is non-blocking. The interface lives as long as the descriptor.
+pub fn tap_open(name: &str) -> io::Result<OwnedFd> {
+    let path = b"/dev/net/tun\0";
+    // SAFETY: path is a NUL-terminated string; open takes no other pointer.
+    let fd = cvt(unsafe { libc::open(path.as_ptr().cast(), libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+    // SAFETY: fd was just returned by open() and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut req = ifreq(name)?;
+    req.ifr_ifru.ifru_flags = IFF_TAP | IFF_NO_PI;
+    // SAFETY: TUNSETIFF reads and writes one ifreq, which req is, alive for the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut req as *mut libc::ifreq) })?;
+    Ok(fd)
+}
+
+/// Sets interface `name`'s MAC address and MTU and brings it up (ioctls on a datagram
+/// socket, as `ip link set` does through netlink).
+pub fn link_setup(name: &str, mac: [u8; 6], mtu: u32) -> io::Result<()> {
+    // SAFETY: socket() takes no pointers; a non-negative result is a new fd we own.
+    let s = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: s was just returned by socket() and is owned by nobody else.
+    let s = unsafe { OwnedFd::from_raw_fd(s) };
+    let mut req = ifreq(name)?;
+    // SAFETY: writing plain data into the union's sockaddr member.
+    unsafe {
+        req.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
+        for (d, &b) in req.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(&mac) {
+            *d = b as libc::c_char;
+        }
+    }
+    // SAFETY: SIOCSIFHWADDR reads one ifreq, alive for the call.
+    cvt(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFHWADDR as _, &req as *const libc::ifreq) })?;
+    let mut req = ifreq(name)?;
+    req.ifr_ifru.ifru_mtu = mtu as libc::c_int;
+    // SAFETY: SIOCSIFMTU reads one ifreq, alive for the call.
+    cvt(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFMTU as _, &req as *const libc::ifreq) })?;
+    let mut req = ifreq(name)?;
+    // SAFETY: SIOCGIFFLAGS writes the flags into req, alive for the call.
+    cvt(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req as *mut libc::ifreq) })?;
+    // SAFETY: the kernel just filled the flags member of the union.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads one ifreq, alive for the call.
+    cvt(unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req as *const libc::ifreq) })?;
+    Ok(())
+}
+
+/// The index of interface `name`, if it exists.
+pub fn if_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: c is a NUL-terminated string alive for the call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// Reads one frame from a non-blocking TAP descriptor; `None` when there is none.
+pub fn tap_read(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: buf is a live, writable slice of buf.len() bytes.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+    }
+    Ok(Some(n as usize))
+}
+
+/// Writes one frame to a TAP descriptor; `false` when the kernel's queue is full.
+pub fn tap_write(fd: RawFd, frame: &[u8]) -> io::Result<bool> {
+    // SAFETY: frame is a live slice of frame.len() bytes.
+    let n = unsafe { libc::write(fd, frame.as_ptr().cast(), frame.len()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock { Ok(false) } else { Err(e) };
+    }
+    Ok(true)
+}

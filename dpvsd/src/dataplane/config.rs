@@ -42,6 +42,8 @@ pub struct PortConfig {
     pub tx_desc: u16,
     pub mtu: u16,
     pub promisc: bool,
+    /// A kernel interface `<name>.kni` for the exception path.
+    pub kni: bool,
     pub addrs: Vec<PortAddr>,
 }
 
@@ -55,6 +57,7 @@ impl PortConfig {
             tx_desc: 1024,
             mtu: 1500,
             promisc: true,
+            kni: true,
             addrs: Vec::new(),
         }
     }
@@ -113,6 +116,8 @@ pub struct DataplaneConfig {
     pub ttl: Ttl,
     /// Answer ICMP echo for VIPs.
     pub echo_reply: bool,
+    /// Frames per second each worker hands the kernel at most (the exception path).
+    pub kni_rate: u32,
     /// Forward masquerade (`-m`) dests by full-NAT when `sapool` addresses exist.
     pub masquerade_fullnat: bool,
     /// Encapsulation of tunnel (`-i`) dests.
@@ -145,6 +150,7 @@ impl Default for DataplaneConfig {
             idle_sleep_us: 200,
             ttl: Ttl::Keep,
             echo_reply: true,
+            kni_rate: 10_000,
             masquerade_fullnat: false,
             tunnel: Tunnel::Ipip,
             tunnel_sources: Vec::new(),
@@ -344,6 +350,7 @@ impl DataplaneConfig {
                 "tx_desc" => number(key, v, 64, 16384).map(|n| p.tx_desc = n),
                 "mtu" => number(key, v, 576, 9000).map(|n| p.mtu = n),
                 "promisc" => boolean(key, v).map(|b| p.promisc = b),
+                "kni" => boolean(key, v).map(|b| p.kni = b),
                 "address" => {
                     let a = parse_port_addr(v)?;
                     if p.addrs.iter().any(|x| x.addr == a.addr) {
@@ -353,7 +360,7 @@ impl DataplaneConfig {
                     Ok(())
                 }
                 _ => Err(format!(
-                    "unknown key `{key}` in [{section}] (known: interface, vdev, pci, rx_desc, tx_desc, mtu, promisc, address)"
+                    "unknown key `{key}` in [{section}] (known: interface, vdev, pci, rx_desc, tx_desc, mtu, promisc, kni, address)"
                 )),
             };
         }
@@ -388,6 +395,7 @@ impl DataplaneConfig {
                 self.tunnel_sources.push(a);
                 Ok(())
             }
+            ("dataplane", "kni_rate") => number(key, v, 1, 10_000_000).map(|n| self.kni_rate = n),
             ("dataplane", "echo_reply") => boolean(key, v).map(|b| self.echo_reply = b),
             ("dataplane", "masquerade_fullnat") => boolean(key, v).map(|b| self.masquerade_fullnat = b),
             ("eal", "memory") => number(key, v, 64, 1 << 20).map(|n| self.memory_mb = n),
@@ -461,7 +469,7 @@ impl DataplaneConfig {
     pub fn restart_needed(&self, new: &DataplaneConfig) -> Vec<&'static str> {
         let mut v = Vec::new();
         let ports = |c: &DataplaneConfig| {
-            c.ports.iter().map(|p| (p.name.clone(), p.device.clone(), p.rx_desc, p.tx_desc, p.mtu, p.promisc)).collect::<Vec<_>>()
+            c.ports.iter().map(|p| (p.name.clone(), p.device.clone(), p.rx_desc, p.tx_desc, p.mtu, p.promisc, p.kni)).collect::<Vec<_>>()
         };
         if self.workers != new.workers {
             v.push("dataplane.workers");
@@ -472,10 +480,10 @@ impl DataplaneConfig {
         if self.conn_limit != new.conn_limit {
             v.push("dataplane.conn_limit");
         }
-        if (self.ttl, self.echo_reply, self.tunnel, self.tunnel_source(false), self.tunnel_source(true))
-            != (new.ttl, new.echo_reply, new.tunnel, new.tunnel_source(false), new.tunnel_source(true))
+        if (self.ttl, self.echo_reply, self.kni_rate, self.tunnel, self.tunnel_source(false), self.tunnel_source(true))
+            != (new.ttl, new.echo_reply, new.kni_rate, new.tunnel, new.tunnel_source(false), new.tunnel_source(true))
         {
-            v.push("dataplane.ttl, echo_reply or tunnel settings");
+            v.push("dataplane.ttl, echo_reply, kni_rate or tunnel settings");
         }
         if (self.memory_mb, self.hugepages, &self.file_prefix, &self.lcores, &self.eal_args)
             != (new.memory_mb, new.hugepages, &new.file_prefix, &new.lcores, &new.eal_args)
@@ -483,7 +491,7 @@ impl DataplaneConfig {
             v.push("[eal]");
         }
         if ports(self) != ports(new) {
-            v.push("[port.*] devices, rings, mtu or promisc");
+            v.push("[port.*] devices, rings, mtu, promisc or kni");
         }
         v
     }

@@ -380,7 +380,8 @@ impl Dataplane {
                 let mut drops: Vec<(&'static str, u64)> = r.stats.drops.iter().map(|(d, n)| (d.name(), n)).collect();
                 drops.extend(names.iter().zip(p.xmit_drops).map(|(n, c)| (*n, c)));
                 drops.push(("no-route", p.no_route));
-                drops.push(("no-exception-path", r.kernel_drops));
+                drops.push(("kernel-unreachable", r.kernel_drops));
+                drops.push(("kernel-rate-limit", r.kni_rate_drops));
                 drops.push(("handoff-ring-full", r.handoff_drops));
                 drops.push(("tx-ring-full", r.tx_drops));
                 drops.push(("multi-segment", r.multiseg_drops));

@@ -14,6 +14,7 @@ pub mod config;
 pub mod conns;
 pub mod control;
 pub mod estimator;
+pub mod kni;
 pub mod steer;
 pub mod translate;
 mod worker;
@@ -76,6 +77,11 @@ pub(crate) struct WorkerReport {
     pub local_replies: u64,
     /// Frames received on or routed to a port that is down.
     pub down_drops: u64,
+    /// Frames handed to the kernel interfaces, and over the exception path's rate.
+    pub to_kni: u64,
+    pub kni_rate_drops: u64,
+    /// Frames the kernel sent out through the kernel interfaces.
+    pub from_kni: u64,
 }
 
 /// One worker's mailbox.
@@ -151,6 +157,15 @@ pub struct Dataplane {
     reports: Vec<WorkerReport>,
     /// When they were collected.
     reports_at: Option<Instant>,
+    /// Each port's kernel interface (index-aligned with `ports`).
+    knis: Arc<Vec<Option<kni::Kni>>>,
+    watcher: Option<kni::Watcher>,
+    /// Addresses the kernel has on a `.kni` interface: `(port index, address, length)`.
+    kni_addrs: Vec<(usize, IpAddr, u8)>,
+    /// Routes the kernel has through a `.kni` interface: `(port index, route)`.
+    kni_routes: Vec<(usize, config::RouteConfig)>,
+    /// Kernel interfaces hidden from the kernel's stack while we run.
+    hidden: Vec<String>,
 }
 
 /// How long the control thread waits for the workers' answers.
@@ -268,7 +283,41 @@ impl Dataplane {
             last_estimate: Instant::now(),
             reports: vec![WorkerReport::default(); usize::from(w)],
             reports_at: None,
+            knis: Arc::new(Vec::new()),
+            watcher: None,
+            kni_addrs: Vec::new(),
+            kni_routes: Vec::new(),
+            hidden: Vec::new(),
         };
+        // the exception path: a TAP per port with its MAC, and rtnetlink to follow them
+        let mut knis = Vec::new();
+        for (p, pc) in dp.ports.iter().zip(&cfg.ports) {
+            knis.push(if pc.kni {
+                let k = kni::Kni::open(&p.name, p.mac.0, p.mtu)
+                    .with_context(|| format!("[port.{}]: cannot create its kernel interface {}.kni", p.name, p.name))?;
+                info!(port = %p.name, kni = %k.name, ifindex = k.ifindex, "kernel interface up");
+                Some(k)
+            } else {
+                None
+            });
+        }
+        dp.knis = Arc::new(knis);
+        for pc in cfg.ports.iter().filter(|p| p.kni) {
+            if let Some(Device::Interface(iface)) = &pc.device {
+                match kni::hide_from_kernel(iface) {
+                    Ok(()) => dp.hidden.push(iface.clone()),
+                    Err(e) => warn!(
+                        port = %pc.name,
+                        "cannot hide {iface} from the kernel's stack (nft): {e}; the kernel may answer traffic for its .kni addresses as well"
+                    ),
+                }
+            }
+        }
+        if dp.knis.iter().any(Option::is_some) {
+            dp.watcher = Some(kni::Watcher::new().context("cannot follow rtnetlink")?);
+            let existing = kni::Watcher::dump().context("cannot read the kernel's addresses and routes")?;
+            dp.follow_kernel(&existing);
+        }
         dp.rebuild_net()?;
         dp.rebuild_ipvs(state);
         dp.publish_all();
@@ -338,6 +387,8 @@ impl Dataplane {
                 pipeline: worker_pipeline,
                 burst: cfg.burst,
                 idle_sleep_us: cfg.idle_sleep_us,
+                knis: Arc::clone(&dp.knis),
+                kni_rate: cfg.kni_rate,
                 epoch: dp.epoch,
             };
             let join = dp._eal.remote_launch(lcores[id], move || ctx.run()).context("cannot launch a worker")?;
@@ -405,6 +456,49 @@ impl Dataplane {
                     });
                 }
             }
+        }
+        for (pi, addr, len) in &self.kni_addrs {
+            let port = self.ports[*pi].port.id();
+            if addrs.iter().any(|a: &LocalAddr| a.addr == *addr) {
+                continue;
+            }
+            addrs.push(LocalAddr { addr: *addr, len: *len, port });
+            let full = if addr.is_ipv4() { 32 } else { 128 };
+            let _ = routes.insert(Route {
+                prefix: *addr,
+                len: full,
+                kind: RouteKind::Local,
+                port,
+                via: None,
+                src: None,
+                metric: 0,
+                scope: Scope::Host,
+            });
+            if *len < full {
+                let _ = routes.insert(Route {
+                    prefix: network(*addr, *len),
+                    len: *len,
+                    kind: RouteKind::Net,
+                    port,
+                    via: None,
+                    src: Some(*addr),
+                    metric: 0,
+                    scope: Scope::Link,
+                });
+            }
+        }
+        for (pi, r) in &self.kni_routes {
+            // a route the kernel holds that the file also gives is the file's
+            let _ = routes.insert(Route {
+                prefix: r.prefix,
+                len: r.len,
+                kind: RouteKind::Net,
+                port: self.ports[*pi].port.id(),
+                via: r.via,
+                src: r.src,
+                metric: r.metric,
+                scope: if r.via.is_some() { Scope::Global } else { Scope::Link },
+            });
         }
         for r in &self.cfg.routes {
             let port = self.port_id(&r.dev).context("route port")?;
@@ -576,6 +670,64 @@ impl Dataplane {
     }
 }
 
+impl Dataplane {
+    /// Takes the kernel's address and route changes on the `.kni` interfaces; rebuilds the
+    /// network snapshot when something changed (the caller publishes).
+    fn follow_kernel(&mut self, events: &[kni::RtEvent]) -> bool {
+        let port_of = |ifindex: u32| self.knis.iter().position(|k| k.as_ref().is_some_and(|k| k.ifindex == ifindex));
+        let mut changed = false;
+        for e in events {
+            match *e {
+                kni::RtEvent::Addr { add, ifindex, addr, len } => {
+                    let Some(pi) = port_of(ifindex) else { continue };
+                    // the kernel's own IPv6 link-local address stays the kernel's
+                    if matches!(addr, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80) {
+                        continue;
+                    }
+                    let at = self.kni_addrs.iter().position(|x| x.0 == pi && x.1 == addr);
+                    match (add, at) {
+                        (true, None) => {
+                            info!(port = %self.ports[pi].name, %addr, len, "address added on the kernel interface: the dataplane serves it");
+                            self.kni_addrs.push((pi, addr, len));
+                            changed = true;
+                        }
+                        (false, Some(i)) => {
+                            info!(port = %self.ports[pi].name, %addr, "address removed from the kernel interface");
+                            self.kni_addrs.remove(i);
+                            changed = true;
+                        }
+                        _ => {}
+                    }
+                }
+                kni::RtEvent::Route { add, ifindex, prefix, len, via, src, metric } => {
+                    let Some(pi) = port_of(ifindex) else { continue };
+                    let at = self.kni_routes.iter().position(|(p, r)| *p == pi && r.prefix == prefix && r.len == len && r.metric == metric);
+                    match (add, at) {
+                        (true, None) => {
+                            info!(port = %self.ports[pi].name, %prefix, len, "route learned from the kernel interface");
+                            let dev = self.ports[pi].name.clone();
+                            self.kni_routes.push((pi, config::RouteConfig { prefix, len, via, dev, src, metric }));
+                            changed = true;
+                        }
+                        (false, Some(i)) => {
+                            self.kni_routes.remove(i);
+                            changed = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if changed {
+            if let Err(e) = self.rebuild_net() {
+                error!("cannot rebuild the network state: {e:#}");
+                return false;
+            }
+        }
+        changed
+    }
+}
+
 fn network(addr: IpAddr, len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
@@ -633,6 +785,11 @@ impl crate::ipvs::Dataplane for Dataplane {
                 Err(e) => error!("cannot rebuild the network state: {e:#}"),
             }
         }
+        let events = self.watcher.as_mut().map(kni::Watcher::poll).unwrap_or_default();
+        if !events.is_empty() && self.follow_kernel(&events) {
+            self.rebuild_ipvs(state);
+            self.publish_all();
+        }
         if self.last_estimate.elapsed() >= ESTIMATE_EVERY {
             self.last_estimate += ESTIMATE_EVERY;
             self.refresh(state);
@@ -662,6 +819,11 @@ impl Drop for Dataplane {
         for p in &mut self.ports {
             if let Err(e) = p.port.stop() {
                 warn!(port = %p.name, "cannot stop: {e}");
+            }
+        }
+        for iface in &self.hidden {
+            if let Err(e) = kni::unhide(iface) {
+                warn!("cannot give {iface} back to the kernel's stack: {e}");
             }
         }
         info!("dataplane stopped");

@@ -18,6 +18,7 @@ use dpvs_core::worker::ConnHooks;
 use dpvs_core::xmit::PacketBuf;
 use tracing::{debug, trace};
 
+use super::kni::Kni;
 use super::{Command, Published, Shared, WorkerReport};
 
 /// A received frame as dpvs-core's [`PacketBuf`] (single-segment mbufs).
@@ -58,7 +59,13 @@ struct Laddrs {
 
 impl Laddrs {
     fn new(addrs: &[IpAddr], worker: u16, workers: u16) -> Laddrs {
-        Laddrs { pool: LocalAddrPool::new(addrs, FIRST_LOCAL_PORT..=u16::MAX, worker, workers), held: HashSet::new() }
+        // a different start on every run: the real servers may still hold the last run's
+        // ports in TIME_WAIT
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let pool = LocalAddrPool::new(addrs, FIRST_LOCAL_PORT..=u16::MAX, worker, workers).rotated(seed);
+        Laddrs { pool, held: HashSet::new() }
     }
 }
 
@@ -97,6 +104,10 @@ pub(crate) struct WorkerCtx {
     pub burst: u16,
     pub idle_sleep_us: u32,
     pub epoch: Instant,
+    /// Each port's kernel interface, index-aligned with `port_ids`.
+    pub knis: Arc<Vec<Option<Kni>>>,
+    /// Frames per second this worker hands the kernel at most.
+    pub kni_rate: u32,
 }
 
 /// Empty polls before an idle worker starts sleeping.
@@ -105,6 +116,8 @@ const SPIN_POLLS: u32 = 256;
 const SLOW_PATH_MS: u64 = 1;
 /// Timers run per slow-path pass, at most.
 const EXPIRE_BATCH: usize = 2048;
+/// Frames read from each kernel interface per slow-path pass, at most.
+const KNI_BATCH: usize = 64;
 /// A next hop is solicited at most this often.
 const SOLICIT_INTERVAL_MS: u64 = 500;
 
@@ -117,6 +130,9 @@ struct Run {
     report: WorkerReport,
     solicited: HashMap<IpAddr, u64>,
     learned: Vec<(IpAddr, dpvs_wire::EthernetAddress, u16)>,
+    /// Token bucket of the exception path: frames left, and when it was refilled.
+    kni_tokens: u32,
+    kni_refilled: u64,
 }
 
 impl WorkerCtx {
@@ -141,6 +157,8 @@ impl WorkerCtx {
             report: WorkerReport::default(),
             solicited: HashMap::new(),
             learned: Vec::new(),
+            kni_tokens: 0,
+            kni_refilled: 0,
         };
         debug!(worker = self.id, "worker running");
         let mut rxb: Vec<Mbuf> = Vec::with_capacity(usize::from(self.burst));
@@ -251,19 +269,69 @@ impl WorkerCtx {
                         r.report.local_replies += 1;
                         r.txq[pi].push(m);
                     }
-                    LocalAction::Learn { addr, mac } => self.learn(r, addr, mac, in_port),
+                    LocalAction::Learn { addr, mac } => {
+                        self.learn(r, addr, mac, in_port);
+                        // an answer to the kernel's own resolution, or an announcement:
+                        // the kernel's neighbour table wants it as well
+                        self.to_kernel(r, &m, pi, now);
+                    }
                     LocalAction::ReplyAndLearn { len, addr, mac } => {
                         MbufBuf(&mut m).truncate(len);
                         r.report.local_replies += 1;
                         r.txq[pi].push(m);
                         self.learn(r, addr, mac, in_port);
                     }
-                    LocalAction::NotLocal => r.report.kernel_drops += 1,
+                    LocalAction::NotLocal => self.to_kernel(r, &m, pi, now),
                     LocalAction::Drop(why) => {
                         trace!(why, "network stack drop");
                         r.report.net_drops += 1;
                     }
                 }
+            }
+        }
+    }
+
+    /// The exception path: the frame, unchanged, to the port's kernel interface, within
+    /// the worker's rate.
+    fn to_kernel(&self, r: &mut Run, m: &Mbuf, pi: usize, now: u64) {
+        let Some(kni) = self.knis.get(pi).and_then(Option::as_ref) else {
+            r.report.kernel_drops += 1;
+            return;
+        };
+        if now != r.kni_refilled {
+            let add = u64::from(self.kni_rate) * (now - r.kni_refilled) / 1000;
+            r.kni_tokens = (u64::from(r.kni_tokens) + add.max(1)).min(u64::from(self.kni_rate.max(1))) as u32;
+            r.kni_refilled = now;
+        }
+        if r.kni_tokens == 0 {
+            r.report.kni_rate_drops += 1;
+            return;
+        }
+        r.kni_tokens -= 1;
+        if kni.send(m.data()) {
+            r.report.to_kni += 1;
+        } else {
+            r.report.kernel_drops += 1;
+        }
+    }
+
+    /// What the kernel sent on the `.kni` interfaces leaves by their ports (worker 0).
+    fn kernel_out(&mut self, r: &mut Run) {
+        let mut buf = [0u8; 2048];
+        for pi in 0..self.knis.len() {
+            let Some(kni) = self.knis[pi].as_ref() else { continue };
+            for _ in 0..KNI_BATCH {
+                let Some(n) = kni.recv(&mut buf) else { break };
+                let Ok(mut m) = self.pool.alloc() else {
+                    r.report.kernel_drops += 1;
+                    break;
+                };
+                match m.append(n) {
+                    Ok(dst) => dst.copy_from_slice(&buf[..n]),
+                    Err(_) => continue,
+                }
+                r.report.from_kni += 1;
+                r.txq[pi].push(m);
             }
         }
     }
@@ -313,6 +381,9 @@ impl WorkerCtx {
                     Command::Announce { port, addr } => self.announce(r, port, addr),
                 }
             }
+        }
+        if self.id == 0 {
+            self.kernel_out(r);
         }
         self.answer_requests(r, false);
         self.flush(r);
