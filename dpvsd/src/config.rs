@@ -21,6 +21,8 @@ use crate::dataplane::config::{self as dp, DataplaneConfig};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub ipvs_socket: PathBuf,
+    /// dpip's socket; None: `dpip.sock` beside the IPVS socket ([`Config::dpip_socket`]).
+    pub dpip_socket: Option<PathBuf>,
     pub state_dir: PathBuf,
     pub log_level: String,
     pub conn_tab_size: u32,
@@ -32,11 +34,21 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             ipvs_socket: PathBuf::from("/run/dpvsd/ipvs.sock"),
+            dpip_socket: None,
             state_dir: PathBuf::from("/var/lib/dpvsd"),
             log_level: "info".into(),
             conn_tab_size: ipvs_genl::consts::IP_VS_CONN_TAB_SIZE,
             dataplane: None,
         }
+    }
+}
+
+impl Config {
+    /// dpip's socket: `[control] dpip_socket`, else `dpip.sock` in the IPVS socket's
+    /// directory (`/run/dpvsd/dpip.sock` by default), so that every dpvsd given its own
+    /// IPVS socket also gets its own dpip socket.
+    pub fn dpip_socket(&self) -> PathBuf {
+        self.dpip_socket.clone().unwrap_or_else(|| self.ipvs_socket.with_file_name("dpip.sock"))
     }
 }
 
@@ -109,6 +121,7 @@ impl Config {
                 }
                 Line::Pair(key, v) => match (section, key) {
                     ("control", "ipvs_socket") => cfg.ipvs_socket = PathBuf::from(v),
+                    ("control", "dpip_socket") => cfg.dpip_socket = Some(PathBuf::from(v)),
                     ("control", "state_dir") => cfg.state_dir = PathBuf::from(v),
                     ("control", "log_level") => match v {
                         "error" | "warn" | "info" | "debug" | "trace" => cfg.log_level = v.into(),
@@ -145,6 +158,10 @@ mod tests {
         assert_eq!(c.state_dir, PathBuf::from("/var/tmp/s"));
         assert_eq!(c.log_level, "debug");
         assert_eq!(c.conn_tab_size, 8192);
+        assert_eq!(c.dpip_socket(), PathBuf::from("/tmp/dpip.sock"));
+        let c = Config::parse("t.conf", "[control]\ndpip_socket = /run/x/dpip\n").unwrap();
+        assert_eq!(c.dpip_socket(), PathBuf::from("/run/x/dpip"));
+        assert_eq!(Config::default().dpip_socket(), PathBuf::from("/run/dpvsd/dpip.sock"));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod dataplane;
+pub mod dpip;
 pub mod ipvs;
 pub mod notify;
 pub mod server;

@@ -11,7 +11,7 @@ use dpvsd::config::Config;
 use dpvsd::{dataplane, ipvs, server};
 
 const USAGE: &str = "\
-Usage: dpvsd [--config FILE] [--ipvs-socket PATH] [--state-dir DIR] [--log-level LEVEL]
+Usage: dpvsd [--config FILE] [--ipvs-socket PATH] [--dpip-socket PATH] [--state-dir DIR] [--log-level LEVEL]
 
 Runs in the foreground. Options override the configuration file. With dataplane
 sections in the file ([dataplane], [eal], [port.NAME], [net]) dpvsd forwards
@@ -19,6 +19,7 @@ traffic on DPDK ports; without them it is the IPVS control plane alone.
 SIGHUP re-reads the file (addresses, routes, neighbours; other changes need a restart).
   --config FILE        configuration file (example: packaging/dpvsd.conf)
   --ipvs-socket PATH   IPVS generic-netlink socket (default /run/dpvsd/ipvs.sock)
+  --dpip-socket PATH   dpip's socket (default dpip.sock beside the IPVS socket)
   --state-dir DIR      where the IPVS state persists (default /var/lib/dpvsd)
   --log-level LEVEL    error, warn, info, debug or trace (default info)
   -h, --help           this text
@@ -38,7 +39,7 @@ fn parse_args() -> anyhow::Result<Option<(Config, Option<PathBuf>)>> {
                 println!("dpvsd {}", env!("CARGO_PKG_VERSION"));
                 return Ok(None);
             }
-            "--config" | "--ipvs-socket" | "--state-dir" | "--log-level" => {
+            "--config" | "--ipvs-socket" | "--dpip-socket" | "--state-dir" | "--log-level" => {
                 let v = args.next().with_context(|| format!("{arg} needs a value\n{USAGE}"))?;
                 if arg == "--config" {
                     config_file = Some(PathBuf::from(v));
@@ -56,6 +57,7 @@ fn parse_args() -> anyhow::Result<Option<(Config, Option<PathBuf>)>> {
     for (k, v) in overrides {
         match k.as_str() {
             "--ipvs-socket" => cfg.ipvs_socket = PathBuf::from(v),
+            "--dpip-socket" => cfg.dpip_socket = Some(PathBuf::from(v)),
             "--state-dir" => cfg.state_dir = PathBuf::from(v),
             _ => {
                 anyhow::ensure!(
@@ -80,7 +82,7 @@ fn run() -> anyhow::Result<()> {
         let dp = dataplane::Dataplane::start(d, &ipvs.state)?;
         ipvs.attach(Box::new(dp));
     }
-    let mut server = server::Server::bind(&cfg.ipvs_socket, ipvs, signals, config_file)?;
+    let mut server = server::Server::bind(&cfg.ipvs_socket, Some(&cfg.dpip_socket()), ipvs, signals, config_file)?;
     server.run()
 }
 

@@ -1,4 +1,6 @@
-//! The IPVS socket: a unix SOCK_SEQPACKET listener served by one event loop.
+//! dpvsd's control sockets, served by one event loop: the IPVS socket (the kernel's IPVS
+//! generic-netlink API) and dpip's socket (rtnetlink-shaped messages, `crate::dpip`). Both
+//! are unix SOCK_SEQPACKET listeners with the same permission rule.
 //!
 //! Each datagram is one netlink datagram. Clients are non-blocking; answers
 //! queue per client and a client with queued output is not read until the
@@ -22,7 +24,8 @@ use crate::sys;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
-const FIRST_CLIENT: usize = 2;
+const DPIP_LISTENER: Token = Token(2);
+const FIRST_CLIENT: usize = 3;
 /// After activity, poll without sleeping for this long before blocking:
 /// clients speak request-response, so the next request usually follows
 /// within a few microseconds, and catching it awake saves a wakeup (tens of
@@ -35,8 +38,16 @@ const MAX_CLIENTS: usize = 4096;
 const MAX_DATAGRAM: usize = 256 * 1024;
 const CAP_NET_ADMIN: u32 = 12;
 
+/// Which API a socket speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Ipvs,
+    Dpip,
+}
+
 struct Client {
     fd: OwnedFd,
+    api: Api,
     admin: bool,
     out: VecDeque<Vec<u8>>,
     writable_interest: bool,
@@ -47,6 +58,8 @@ pub struct Server {
     listener: OwnedFd,
     signals: OwnedFd,
     path: PathBuf,
+    /// dpip's listener and path.
+    dpip: Option<(OwnedFd, PathBuf)>,
     clients: HashMap<Token, Client>,
     next: usize,
     buf: Vec<u8>,
@@ -87,9 +100,16 @@ fn prepare_path(path: &Path) -> anyhow::Result<()> {
 }
 
 impl Server {
-    /// Serves `ipvs` on `path`. `signals` is [`signal_fd`]'s descriptor, made before any
-    /// other thread starts so that none of them takes SIGTERM, SIGINT or SIGHUP.
-    pub fn bind(path: &Path, ipvs: Ipvs, signals: OwnedFd, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
+    /// Serves `ipvs` on `path`, and dpip's API on `dpip_path` when given. `signals` is
+    /// [`signal_fd`]'s descriptor, made before any other thread starts so that none of them
+    /// takes SIGTERM, SIGINT or SIGHUP.
+    pub fn bind(
+        path: &Path,
+        dpip_path: Option<&Path>,
+        ipvs: Ipvs,
+        signals: OwnedFd,
+        config_file: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         match sys::raise_nofile_limit() {
             Ok(n) if (n as usize) < MAX_CLIENTS + 64 => {
                 warn!(limit = n, "open-file limit is below what {MAX_CLIENTS} IPVS clients need")
@@ -106,11 +126,22 @@ impl Server {
         let poll = Poll::new()?;
         poll.registry().register(&mut SourceFd(&listener.as_raw_fd()), LISTENER, Interest::READABLE)?;
         poll.registry().register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)?;
+        let dpip = match dpip_path {
+            None => None,
+            Some(p) => {
+                prepare_path(p)?;
+                let l = sys::seqpacket_listen(p, 1024).with_context(|| format!("cannot listen on {}", p.display()))?;
+                sys::chmod(p, 0o666)?;
+                poll.registry().register(&mut SourceFd(&l.as_raw_fd()), DPIP_LISTENER, Interest::READABLE)?;
+                Some((l, p.to_path_buf()))
+            }
+        };
         Ok(Server {
             poll,
             listener,
             signals,
             path: path.to_path_buf(),
+            dpip,
             clients: HashMap::new(),
             next: FIRST_CLIENT,
             buf: vec![0; MAX_DATAGRAM],
@@ -123,6 +154,9 @@ impl Server {
     /// Serves until SIGTERM or SIGINT.
     pub fn run(&mut self) -> anyhow::Result<()> {
         info!(socket = %self.path.display(), family_id = self.ipvs.family_id, "serving the IPVS generic-netlink API");
+        if let Some((_, p)) = &self.dpip {
+            info!(socket = %p.display(), "serving dpip");
+        }
         if let Err(e) = crate::notify::notify(&format!("READY=1\nSTATUS=serving IPVS on {}", self.path.display())) {
             warn!("cannot notify the service manager: {e}");
         }
@@ -155,7 +189,8 @@ impl Server {
             last_activity = Some(Instant::now());
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept_all(),
+                    LISTENER => self.accept_all(Api::Ipvs),
+                    DPIP_LISTENER => self.accept_all(Api::Dpip),
                     SIGNALS => {
                         while let Some(sig) = sys::read_signal(self.signals.as_raw_fd())? {
                             if sig == libc::SIGHUP {
@@ -192,9 +227,13 @@ impl Server {
     /// Accepts every pending connection. Running out of descriptors or
     /// memory refuses connections (logged once per episode); it never stops
     /// the server.
-    fn accept_all(&mut self) {
+    fn accept_all(&mut self, api: Api) {
+        let listener = match (api, &self.dpip) {
+            (Api::Dpip, Some((l, _))) => l.as_raw_fd(),
+            _ => self.listener.as_raw_fd(),
+        };
         loop {
-            let fd = match sys::accept(self.listener.as_raw_fd()) {
+            let fd = match sys::accept(listener) {
                 Ok(Some(fd)) => fd,
                 Ok(None) => return,
                 Err(e) => {
@@ -215,8 +254,8 @@ impl Server {
             self.next += 1;
             let cred = sys::peer_cred(fd.as_raw_fd()).ok();
             let admin = cred.is_some_and(|c| has_net_admin(c.pid));
-            debug!(token = token.0, pid = cred.map(|c| c.pid), uid = cred.map(|c| c.uid), admin, "client connected");
-            self.clients.insert(token, Client { fd, admin, out: VecDeque::new(), writable_interest: false });
+            debug!(token = token.0, ?api, pid = cred.map(|c| c.pid), uid = cred.map(|c| c.uid), admin, "client connected");
+            self.clients.insert(token, Client { fd, api, admin, out: VecDeque::new(), writable_interest: false });
             // Data may already be waiting: edge-triggered readiness won't say so again.
             self.serve(token);
         }
@@ -263,11 +302,14 @@ impl Server {
             match sys::recv_datagram(fd, &mut self.buf)? {
                 sys::Recv::WouldBlock => return Ok(()),
                 sys::Recv::Closed => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
-                sys::Recv::TooLarge(n) => warn!(bytes = n, "dropped an oversized IPVS request"),
+                sys::Recv::TooLarge(n) => warn!(bytes = n, api = ?client.api, "dropped an oversized request"),
                 sys::Recv::Datagram(n) => {
-                    let admin = client.admin;
+                    let (admin, api) = (client.admin, client.api);
                     let mut out = std::mem::take(&mut client.out);
-                    self.ipvs.handle_datagram(&self.buf[..n], admin, &mut out);
+                    match api {
+                        Api::Ipvs => self.ipvs.handle_datagram(&self.buf[..n], admin, &mut out),
+                        Api::Dpip => crate::dpip::handle_datagram(&mut self.ipvs, &self.buf[..n], admin, &mut out),
+                    }
                     if let Some(c) = self.clients.get_mut(&token) {
                         c.out = out;
                     }
@@ -280,5 +322,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        if let Some((_, p)) = &self.dpip {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

@@ -228,19 +228,6 @@ pub fn is_network(addr: IpAddr, len: u8) -> bool {
     host == 0 || bits & ((1u128 << host) - 1) == 0
 }
 
-/// Whether `a` and `b` share their first `len` bits (false across families).
-pub fn same_subnet(a: IpAddr, b: IpAddr, len: u8) -> bool {
-    let bits = |x: IpAddr| match x {
-        IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, false),
-        IpAddr::V6(v) => (u128::from(v), true),
-    };
-    let ((x, xv6), (y, yv6)) = (bits(a), bits(b));
-    if xv6 != yv6 {
-        return false;
-    }
-    len == 0 || (x ^ y) >> (128 - u32::from(len.min(128))) == 0
-}
-
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let mut mac = [0u8; 6];

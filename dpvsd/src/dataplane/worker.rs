@@ -256,13 +256,10 @@ impl WorkerCtx {
             Verdict::LocalReply { .. } => r.txq[pi].push(m),
             Verdict::Drop(_) => {}
             Verdict::ToKernel => {
-                // VIPs answer ARP and ND as the kernel's addresses would
-                let steering = &r.cur.steering;
-                let vip = |a: IpAddr| {
-                    let (bits, v6) = dpvs_core::addr::to_bits(a);
-                    steering.is_vip(v6, bits)
-                };
-                let action = net::handle_local(m.data_mut(), in_port, &r.cur.net, &vip);
+                // ARP and ND are answered for the dataplane's addresses only, VIPs included
+                // only when they are addresses (configured, dpip, or keepalived's on .kni):
+                // a VRRP backup has the same services but must stay silent for the VIP
+                let action = net::handle_local(m.data_mut(), in_port, &r.cur.net, &|_| false);
                 match action {
                     LocalAction::Reply { len } => {
                         MbufBuf(&mut m).truncate(len);
@@ -425,7 +422,7 @@ impl WorkerCtx {
         }
         let net: &NetSnapshot = &r.cur.net;
         let (Some(info), Some(pi)) = (net.port(port), self.port_index(port)) else { return };
-        let Some(src) = source_for(net, port, target) else {
+        let Some(src) = net.source_addr(port, target) else {
             debug!(%target, port, "no local address to solicit from");
             return;
         };
@@ -453,16 +450,4 @@ impl WorkerCtx {
         MbufBuf(&mut m).truncate(len);
         r.txq[pi].push(m);
     }
-}
-
-/// The address to solicit `target` from: a local address of `port` whose subnet holds it,
-/// else any of the port's addresses of its family.
-fn source_for(net: &NetSnapshot, port: u16, target: IpAddr) -> Option<IpAddr> {
-    let same = |a: &net::LocalAddr| a.port == port && a.addr.is_ipv4() == target.is_ipv4();
-    net.addrs()
-        .iter()
-        .filter(|a| same(a))
-        .find(|a| super::config::same_subnet(a.addr, target, a.len))
-        .or_else(|| net.addrs().iter().find(|a| same(a)))
-        .map(|a| a.addr)
 }
