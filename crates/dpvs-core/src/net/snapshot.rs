@@ -4,6 +4,7 @@
 
 use core::net::IpAddr;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use dpvs_wire::EthernetAddress;
 
@@ -65,7 +66,8 @@ pub struct NetSnapshot {
     addrs: Vec<LocalAddr>,
     local: HashSet<IpKey, FxBuild>,
     local_on: HashSet<(u16, IpKey), FxBuild>,
-    routes: RouteTable,
+    /// Shared between the snapshots [`with_neighbours`](Self::with_neighbours) derives.
+    routes: Arc<RouteTable>,
     neigh: NeighTable,
 }
 
@@ -113,7 +115,7 @@ impl NetSnapshot {
             addrs,
             local,
             local_on,
-            routes,
+            routes: Arc::new(routes),
             neigh,
         }
     }
@@ -158,7 +160,7 @@ impl NetSnapshot {
     }
 
     /// The same snapshot with another generation and neighbour table (neighbours change far
-    /// more often than the rest).
+    /// more often than the rest); the route table is shared, not copied.
     pub fn with_neighbours(&self, generation: u64, neigh: NeighTable) -> NetSnapshot {
         NetSnapshot {
             generation,
@@ -367,6 +369,7 @@ mod tests {
         assert_eq!(s2.addrs(), s.addrs());
         assert!(matches!(s2.resolve(ip("8.8.8.8")), Resolution::Hop(_)));
         assert!(s2.is_local(ip("192.168.7.1")));
+        assert!(Arc::ptr_eq(&s.routes, &s2.routes));
     }
 
     #[test]
