@@ -59,6 +59,8 @@ pub struct Setup {
     pub ipv6: bool,
     /// More lines for `[dataplane]` (`tunnel = ipip`, ...).
     pub dataplane_extra: Vec<String>,
+    /// More addresses of the client-side port (`10.90.1.5/32`).
+    pub client_side_extra: Vec<String>,
 }
 
 impl Default for Setup {
@@ -69,6 +71,7 @@ impl Default for Setup {
             fullnat: true,
             ipv6: false,
             dataplane_extra: Vec::new(),
+            client_side_extra: Vec::new(),
         }
     }
 }
@@ -100,6 +103,9 @@ pub fn config_text(setup: &Setup, dir: &std::path::Path, prefix: &str) -> String
         let _ = writeln!(c, "address = {LB_CLIENT_SIDE6}/64");
         let _ = writeln!(c, "address = {VIP6}/128");
     }
+    for a in &setup.client_side_extra {
+        let _ = writeln!(c, "address = {a}");
+    }
     let _ = writeln!(c, "\n[port.dpdk1]");
     let _ = writeln!(c, "interface = {LB_SERVER_IF}");
     let _ = writeln!(c, "address = {LB_SERVER_SIDE4}/24");
@@ -122,6 +128,7 @@ pub struct DataplaneTestbed {
     pub setup: Setup,
     socket: PathBuf,
     log: PathBuf,
+    runs: u32,
     dir: TempDir,
 }
 
@@ -141,7 +148,7 @@ impl DataplaneTestbed {
         fs::create_dir(dir.path().join("state")).expect("state dir");
         let socket = dir.path().join("ipvs.sock");
         let log = dir.path().join("dpvsd.log");
-        let mut t = DataplaneTestbed { dpvsd: None, procs: Vec::new(), tb, setup, socket, log, dir };
+        let mut t = DataplaneTestbed { dpvsd: None, procs: Vec::new(), tb, setup, socket, log, runs: 0, dir };
         if let Err(e) = t.prepare() {
             panic!("preparing the testbed for dpvsd: {e}");
         }
@@ -167,9 +174,16 @@ impl DataplaneTestbed {
         Ok(())
     }
 
-    fn start_dpvsd(&mut self) {
+    fn write_config(&self) -> PathBuf {
         let conf = self.dir.path().join("dpvsd.conf");
         fs::write(&conf, config_text(&self.setup, self.dir.path(), self.tb.tag())).expect("write the config");
+        conf
+    }
+
+    fn start_dpvsd(&mut self) {
+        let conf = self.write_config();
+        self.runs += 1;
+        self.log = self.dir.path().join(format!("dpvsd.{}.log", self.runs));
         let bin = dpvsd_bin();
         let argv = [bin.to_str().expect("utf-8 path"), "--config", conf.to_str().expect("utf-8 path")];
         let proc = self
@@ -211,6 +225,32 @@ impl DataplaneTestbed {
         // the learned neighbours reach the workers with the control thread's next snapshot
         thread::sleep(Duration::from_millis(100));
         Ok(())
+    }
+
+    /// Stops dpvsd (it must exit 0 on SIGTERM) and starts it again on the same configuration
+    /// and state dir; waits for its socket (not for anything else).
+    pub fn restart_dpvsd(&mut self) {
+        let how = self.dpvsd.take().map(|mut p| p.stop()).unwrap_or_default();
+        assert_eq!(how, "exit status: 0", "dpvsd on SIGTERM; log:\n{}", self.log_tail(30));
+        self.start_dpvsd();
+    }
+
+    /// Rewrites the configuration file for `setup` and sends dpvsd SIGHUP; waits (5 s at
+    /// most) until dpvsd logs that the dataplane took it.
+    pub fn reload(&mut self, setup: Setup) {
+        const DONE: &str = "SIGHUP: dataplane configuration reloaded";
+        let before = self.log().matches(DONE).count();
+        self.setup = setup;
+        self.write_config();
+        let pid = self.dpvsd_pid();
+        assert!(pid > 0, "dpvsd is not running");
+        // SAFETY: kill(2) on the pid of our own unreaped child (held by its Proc).
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.log().matches(DONE).count() == before {
+            assert!(Instant::now() < deadline, "dpvsd did not log `{DONE}` within 5 s:\n{}", self.log_tail(20));
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// dpvsd's log (stderr) so far.
@@ -533,9 +573,16 @@ pub fn http_gets(ns: &Netns, host: IpAddr, port: u16, n: usize) -> Vec<String> {
 /// As [`http_gets`], for `path`: the servers of [`DataplaneTestbed::start_http_servers`]
 /// answer `/port` with `<name> <peer address> <peer port>`.
 pub fn http_gets_path(ns: &Netns, host: IpAddr, port: u16, n: usize, path: &str) -> Vec<String> {
+    http_gets_with(ns, host, port, n, path, false)
+}
+
+/// As [`http_gets_path`]; with `server_closes`, every request says `Connection: close`, so
+/// the real server closes first and keeps the connection's TIME_WAIT (HTTP/1.0 style).
+pub fn http_gets_with(ns: &Netns, host: IpAddr, port: u16, n: usize, path: &str, server_closes: bool) -> Vec<String> {
+    let mode = if server_closes { "server-closes" } else { "client-closes" };
     let out = run_within(
         ns,
-        &[python(), "-c", HTTP_GETS, &host.to_string(), &port.to_string(), &n.to_string(), path],
+        &[python(), "-c", HTTP_GETS, &host.to_string(), &port.to_string(), &n.to_string(), path, mode],
         Duration::from_secs(5 + 3 * n as u64),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -560,6 +607,44 @@ pub fn http_gets_parallel(ns: &Netns, host: IpAddr, port: u16, threads: usize, p
     )
     .unwrap_or_else(|e| panic!("{e}"));
     out.lines().map(str::to_owned).collect()
+}
+
+/// From `ns`: GET `/big/<size>` from `host:port` and POST `size` random bytes to it;
+/// Ok when both arrive whole (checked byte for byte, and by SHA-256 on the server), else
+/// what went wrong.
+pub fn transfer(ns: &Netns, host: IpAddr, port: u16, size: usize) -> Result<(), String> {
+    let out = run_within(
+        ns,
+        &[python(), "-c", TRANSFER, &host.to_string(), &port.to_string(), &size.to_string()],
+        Duration::from_secs(30),
+    )?;
+    if out == "down ok\nup ok\n" {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
+/// `n` GETs from `ns` to `host:port`, one after the other, each on a new connection from the
+/// same source port `sport`, each closed with a reset (so no TIME_WAIT keeps the port); the
+/// bodies or `ERR <what>`.
+pub fn same_port_gets(ns: &Netns, host: IpAddr, port: u16, n: usize, sport: u16) -> Vec<String> {
+    let out = run_within(
+        ns,
+        &[python(), "-c", SAME_PORT_GETS, &host.to_string(), &port.to_string(), &n.to_string(), &sport.to_string()],
+        Duration::from_secs(5 + 4 * n as u64),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    out.lines().map(str::to_owned).collect()
+}
+
+/// One datagram from `ns` to `host:port` on a connected socket: `answered`, `refused` (an
+/// ICMP port unreachable came back and reached the socket) or `timeout` (3 s).
+pub fn udp_probe(ns: &Netns, host: IpAddr, port: u16) -> String {
+    run_within(ns, &[python(), "-c", UDP_REFUSED, &host.to_string(), &port.to_string()], Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .trim()
+        .to_string()
 }
 
 /// What [`udp_exchange`] saw.
@@ -730,10 +815,11 @@ sys.exit("no echo reply from " + host)
 const HTTP_GETS: &str = r#"
 import http.client, sys
 host, port, n, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+headers = {"Connection": "close"} if sys.argv[5] == "server-closes" else {}
 for i in range(n):
     try:
         c = http.client.HTTPConnection(host, port, timeout=3)
-        c.request("GET", path)
+        c.request("GET", path, headers=headers)
         r = c.getresponse()
         print(r.read().decode().strip(), flush=True)
         c.close()
@@ -762,6 +848,61 @@ for t in ts:
 for t in ts:
     t.join()
 print("\n".join(out), flush=True)
+"#;
+
+const TRANSFER: &str = r#"
+import hashlib, http.client, os, sys
+host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+PATTERN = bytes(range(251))
+c = http.client.HTTPConnection(host, port, timeout=10)
+c.request("GET", "/big/%d" % size)
+data = c.getresponse().read()
+want = (PATTERN * (size // len(PATTERN) + 1))[:size]
+print("down", "ok" if data == want else "bad length %d" % len(data), flush=True)
+c.close()
+up = os.urandom(size)
+c = http.client.HTTPConnection(host, port, timeout=10)
+c.request("POST", "/", body=up)
+answer = c.getresponse().read().decode().split()
+print("up", "ok" if answer[1:] == [str(size), hashlib.sha256(up).hexdigest()] else "bad %r" % answer, flush=True)
+"#;
+
+const SAME_PORT_GETS: &str = r#"
+import http.client, socket, struct, sys
+host, port, n, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+for i in range(n):
+    try:
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", sport))
+        s.settimeout(3)
+        s.connect((host, port))
+        c = http.client.HTTPConnection(host, port, timeout=3)
+        c.sock = s
+        c.request("GET", "/")
+        print(c.getresponse().read().decode().strip(), flush=True)
+        # close with a reset: no TIME_WAIT here, the port can be used again at once
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    except Exception as e:
+        print("ERR", repr(e), flush=True)
+"#;
+
+const UDP_REFUSED: &str = r#"
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((host, port))
+s.settimeout(3)
+s.send(b"anyone?")
+try:
+    s.recv(100)
+    print("answered")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
 "#;
 
 const KEEPALIVE_CLIENT: &str = r#"
@@ -812,8 +953,9 @@ print("ok", ok, flush=True)
 "#;
 
 const HTTP_SERVER_PEER: &str = r#"
-import socket, socketserver, sys, http.server
+import hashlib, socket, socketserver, sys, http.server
 name, port = sys.argv[1], int(sys.argv[2])
+PATTERN = bytes(range(251))
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
@@ -823,6 +965,17 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.path == "/port":
             peer = "%s %d" % (peer, self.client_address[1])
         body = ("%s %s\n" % (name, peer)).encode()
+        if self.path.startswith("/big/"):
+            n = int(self.path[5:])
+            body = (PATTERN * (n // len(PATTERN) + 1))[:n]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        body = ("%s %d %s\n" % (name, len(data), hashlib.sha256(data).hexdigest())).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))

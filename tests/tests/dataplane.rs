@@ -24,8 +24,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use dpvs_e2e::dataplane::{
-    body, eal_runtime_dir, http_gets, http_gets_parallel, http_gets_path, keepalive_client, ping, skip, udp_exchange,
-    udp_exchange_paced, DataplaneTestbed, Setup, StatsTable, LADDR4, LADDR6,
+    body, eal_runtime_dir, http_gets, http_gets_parallel, http_gets_path, http_gets_with, keepalive_client, ping,
+    same_port_gets, skip, transfer, udp_exchange, udp_exchange_paced, udp_probe, DataplaneTestbed,
+    Setup, StatsTable, LADDR4, LADDR6,
 };
 use dpvs_e2e::netns::netns_list;
 use dpvs_e2e::netns::{CLIENT4, CLIENT6, VIP4, VIP6};
@@ -182,6 +183,26 @@ fn expect_tcp_conns(t: &DataplaneTestbed, svc: &str, client: IpAddr, n: usize) {
     }
 }
 
+/// 1 MB down and 1 MB up through `vip:HTTP_PORT`, whole (MTU-sized segments both ways).
+fn expect_transfers(t: &DataplaneTestbed, vip: IpAddr) {
+    transfer(&t.tb.client, vip, HTTP_PORT, 1_000_000)
+        .unwrap_or_else(|e| panic!("1 MB down and up through {vip}: {e}"));
+}
+
+/// Refusals reach the client through dpvsd: a UDP datagram to a service whose real servers
+/// do not listen comes back as an ICMP port unreachable (the connected socket sees
+/// ECONNREFUSED), a TCP SYN as a reset.
+fn expect_refusals(t: &DataplaneTestbed, vip: IpAddr) {
+    let (usvc, _) = rr_service(t, "-u", vip, 9100, "-m");
+    assert_eq!(udp_probe(&t.tb.client, vip, 9100), "refused", "UDP to {usvc}, where nothing listens");
+    let (tsvc, _) = rr_service(t, "-t", vip, 8081, "-m");
+    let got = http_gets(&t.tb.client, vip, 8081, 1);
+    assert!(
+        got.len() == 1 && got[0].starts_with("ERR ConnectionRefusedError"),
+        "TCP to {tsvc}, where nothing listens: {got:?}"
+    );
+}
+
 #[test]
 fn fullnat_tcp_round_robin_stats_and_connections() {
     if skip() {
@@ -196,6 +217,36 @@ fn fullnat_tcp_round_robin_stats_and_connections() {
     expect_tcp_conns(&t, &svc, CLIENT4.into(), 10);
     // the VIP is one of dpvsd's addresses: it answers echo requests
     ping(&t.tb.client, VIP4.into()).unwrap_or_else(|e| panic!("ping the VIP: {e}"));
+    expect_transfers(&t, VIP4.into());
+}
+
+#[test]
+fn fullnat_refusals_reach_the_client() {
+    if skip() {
+        return;
+    }
+    let t = DataplaneTestbed::new(Setup::default());
+    expect_refusals(&t, VIP4.into());
+}
+
+#[test]
+fn reused_client_port_gets_a_new_connection() {
+    if skip() {
+        return;
+    }
+    // a client port used again right after a reset: the old connection (CLOSE) gives way to a
+    // new one, scheduled anew (the kernel's conn_reuse_mode 1), in full-NAT and in NAT alike
+    for fullnat in [true, false] {
+        let mut t = DataplaneTestbed::new(Setup { fullnat, ..Setup::default() });
+        t.start_http_servers(HTTP_PORT);
+        let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+        let peer: IpAddr = if fullnat { LADDR4.into() } else { CLIENT4.into() };
+        let got = same_port_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 4, 41000);
+        let want: Vec<String> = (0..4).map(|i| body(&names[i % 2], peer)).collect();
+        assert_eq!(got, want, "4 connections from client port 41000 (full-NAT {fullnat})");
+        let stats = t.stats();
+        assert_eq!(stats.service(&format!("TCP {svc}")).conns, 4, "{}", stats.text);
+    }
 }
 
 #[test]
@@ -253,6 +304,8 @@ fn nat_tcp_and_udp_real_servers_see_the_client() {
     expect_tcp_conns(&t, &svc, CLIENT4.into(), 10);
     let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
     expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, true);
+    expect_transfers(&t, VIP4.into());
+    expect_refusals(&t, VIP4.into());
 }
 
 #[test]
@@ -270,6 +323,7 @@ fn dr_tcp_and_udp() {
     expect_tcp_stats(&t, &svc, 10, false);
     let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-g");
     expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, false);
+    expect_transfers(&t, VIP4.into());
 }
 
 /// TUN with encapsulation `kind` (dpvsd's `[dataplane] tunnel`): TCP and UDP answered by
@@ -296,6 +350,9 @@ fn tunnel_tcp_and_udp(kind: &str) {
     }
     let (usvc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-i");
     expect_udp_exchange(&t, &usvc, VIP4.into(), 4, 5, false);
+    // full-sized segments from the client do not fit the tunnel: dpvsd answers "fragmentation
+    // needed" (as the kernel's IPVS does), the client lowers its path MTU, the upload goes on
+    expect_transfers(&t, VIP4.into());
 }
 
 #[test]
@@ -571,6 +628,7 @@ fn ipv6_fullnat_tcp_and_udp() {
     let (svc, names) = rr_service(&t, "-t", VIP6.into(), HTTP_PORT, "-m");
     expect_round_robin(&t, VIP6.into(), &names, 10, LADDR6.into());
     expect_tcp_stats(&t, &svc, 10, true);
+    expect_transfers(&t, VIP6.into());
     let (usvc, _) = rr_service(&t, "-u", VIP6.into(), UDP_PORT, "-m");
     expect_udp_exchange(&t, &usvc, VIP6.into(), 4, 5, true);
 }
@@ -586,6 +644,87 @@ fn ipv6_nat_tcp() {
     expect_round_robin(&t, VIP6.into(), &names, 10, CLIENT6.into());
     expect_tcp_stats(&t, &svc, 10, true);
     expect_tcp_conns(&t, &svc, CLIENT6.into(), 10);
+    expect_transfers(&t, VIP6.into());
+    expect_refusals(&t, VIP6.into());
+}
+
+#[test]
+fn two_workers_ipv6_fullnat_concurrent() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup { ipv6: true, workers: 2, ..Setup::default() });
+    t.start_http_servers(HTTP_PORT);
+    t.start_udp_echo_servers(None, UDP_PORT);
+    let (svc, _) = rr_service(&t, "-t", VIP6.into(), HTTP_PORT, "-m");
+    let got = http_gets_parallel(&t.tb.client, VIP6.into(), HTTP_PORT, 8, 20);
+    let failed: Vec<&String> = got.iter().filter(|b| !b.starts_with("rs") || !b.ends_with(&format!(" {LADDR6}"))).collect();
+    assert!(failed.is_empty(), "{} of 160 concurrent requests failed: {failed:?}", failed.len());
+    let stats = t.stats();
+    assert_eq!(stats.service(&format!("TCP {svc}")).conns, 160, "{}", stats.text);
+    let (usvc, _) = rr_service(&t, "-u", VIP6.into(), UDP_PORT, "-m");
+    let r = udp_exchange(&t.tb.client, VIP6.into(), UDP_PORT, 8, 3, UDP_SIZE);
+    assert!(r.problems.is_empty() && r.echoed == 24, "{r:?}");
+    let stats = t.stats();
+    let s = stats.service(&format!("UDP {usvc}"));
+    assert_eq!(
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        (8, 24, 24, 24 * UDP_IP_LEN6, 24 * UDP_IP_LEN6),
+        "{}",
+        stats.text
+    );
+}
+
+#[test]
+fn restart_keeps_services_and_sighup_reloads() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup { fullnat: false, ..Setup::default() });
+    t.start_http_servers(HTTP_PORT);
+    let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
+    expect_round_robin(&t, VIP4.into(), &names, 2, CLIENT4.into());
+
+    // a restart: the services come back from the state dir into the dataplane, no ipvsadm
+    t.restart_dpvsd();
+    let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 4);
+    let mut seen: Vec<&str> = got.iter().map(|b| b.split(' ').next().unwrap_or_default()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, ["rs0", "rs0", "rs1", "rs1"], "after a restart, with the restored services: {got:?}");
+    assert!(got.iter().all(|b| b.ends_with(&format!(" {CLIENT4}"))), "NAT: {got:?}");
+
+    // SIGHUP: masquerade dests become full-NAT, and a new address answers
+    let extra: IpAddr = "10.90.1.5".parse().unwrap();
+    assert!(ping(&t.tb.client, extra).is_err(), "{extra} answers before it is configured");
+    let setup = Setup { fullnat: true, client_side_extra: vec![format!("{extra}/32")], ..t.setup.clone() };
+    t.reload(setup);
+    let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 4);
+    assert!(got.iter().all(|b| b.ends_with(&format!(" {LADDR4}"))), "full-NAT after SIGHUP: {got:?}");
+    ping(&t.tb.client, extra).unwrap_or_else(|e| panic!("{extra} after SIGHUP: {e}"));
+
+    // full-NAT across a restart, with real servers that close first (so they hold their
+    // side of every laddr:lport connection in TIME_WAIT): the new run's connections must not
+    // collide with those (no stalls, no reschedules: exactly one connection per request)
+    let got = http_gets_with(&t.tb.client, VIP4.into(), HTTP_PORT, 6, "/", true);
+    assert!(got.iter().all(|b| b.ends_with(&format!(" {LADDR4}"))), "full-NAT, server closes: {got:?}");
+    t.restart_dpvsd();
+    // (whether counters survive a restart is not the point here)
+    let before = t.stats().service(&format!("TCP {svc}")).conns;
+    let started = Instant::now();
+    let got = http_gets_with(&t.tb.client, VIP4.into(), HTTP_PORT, 6, "/", true);
+    let took = started.elapsed();
+    assert!(got.iter().all(|b| b.ends_with(&format!(" {LADDR4}"))), "full-NAT after the restart: {got:?}");
+    let mut seen: Vec<&str> = got.iter().map(|b| b.split(' ').next().unwrap_or_default()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, ["rs0", "rs0", "rs0", "rs1", "rs1", "rs1"], "round-robin after the restart: {got:?}");
+    assert!(took < Duration::from_secs(3), "6 requests took {took:?} (a SYN lost to a TIME_WAIT collision costs 1 s)");
+    let stats = t.stats();
+    assert_eq!(
+        stats.service(&format!("TCP {svc}")).conns,
+        before + 6,
+        "one connection per request after the restart:\n{}",
+        stats.text
+    );
 }
 
 #[test]
