@@ -1,28 +1,43 @@
-//! dpip: iproute2-style management of dpvsd's network state.
-//!
-//! dpvsd has no dataplane tables yet (addresses, routes, neighbours and
-//! local-address pools arrive with the DPDK runtime), so every object is
-//! refused with a clear message and a non-zero exit status rather than
-//! pretending to succeed.
+//! dpip: iproute2-style management of dpvsd's network state (see the library).
+#![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::process::ExitCode;
+
+use dpip::grammar;
+use dpip::run::{self, Invocation};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("-h") | Some("--help") | Some("help") => {
-            println!("Usage: dpip [ OPTIONS ] OBJECT {{ COMMAND | help }}");
-            println!("where  OBJECT := {{ link | addr | route | neigh | laddr | stats }}");
-            println!("dpvsd has no dataplane yet: no object is available in this version.");
-            ExitCode::SUCCESS
+    let inv = match run::invocation(&args, std::env::var("DPIP_SOCKET").ok()) {
+        Ok(i) => i,
+        Err(f) => {
+            eprintln!("dpip: {}", f.msg);
+            return ExitCode::from(f.status);
         }
-        Some("-V") | Some("--version") => {
-            println!("dpip {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    let text = match inv {
+        Invocation::Help => grammar::usage(),
+        Invocation::Version => format!("dpip {version} (protocol {})\n", dpip_proto::VERSION),
+        Invocation::GenerateMan => grammar::man_page(version),
+        Invocation::GenerateCompletion => grammar::completion(),
+        Invocation::Run(o, action) => {
+            match run::Client::connect(&o.socket).and_then(|mut c| run::execute(&mut c, &o, &action)) {
+                Ok(t) => t,
+                Err(f) => {
+                    eprintln!("dpip: {}", f.msg);
+                    return ExitCode::from(f.status);
+                }
+            }
         }
-        Some(obj) => {
-            eprintln!("dpip: {obj}: not supported by this dpvsd (it has no dataplane tables yet)");
-            ExitCode::from(1)
+    };
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("dpip: writing to stdout: {e}");
+            return ExitCode::from(1);
         }
     }
+    ExitCode::SUCCESS
 }
