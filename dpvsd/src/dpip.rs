@@ -151,7 +151,8 @@ fn routes(dp: &Dataplane) -> Vec<Route> {
                 len: r.len,
                 gateway: r.via,
                 oif: index_of(r.port),
-                prefsrc: r.src,
+                // the kernel's local routes name their address as the source
+                prefsrc: r.src.or(r.local.then_some(r.prefix)),
                 metric: (r.metric != 0).then_some(r.metric),
                 scope: match r.scope {
                     "host" => proto::RT_SCOPE_HOST,

@@ -118,6 +118,8 @@ pub struct DataplaneConfig {
     pub echo_reply: bool,
     /// Frames per second each worker hands the kernel at most (the exception path).
     pub kni_rate: u32,
+    /// TCP TIME_WAIT of connections, seconds (`ipvsadm --set` has no key for it).
+    pub tcp_time_wait: u32,
     /// Forward masquerade (`-m`) dests by full-NAT when `sapool` addresses exist.
     pub masquerade_fullnat: bool,
     /// Encapsulation of tunnel (`-i`) dests.
@@ -151,6 +153,7 @@ impl Default for DataplaneConfig {
             ttl: Ttl::Keep,
             echo_reply: true,
             kni_rate: 10_000,
+            tcp_time_wait: 120,
             masquerade_fullnat: false,
             tunnel: Tunnel::Ipip,
             tunnel_sources: Vec::new(),
@@ -224,8 +227,9 @@ pub fn is_network(addr: IpAddr, len: u8) -> bool {
         IpAddr::V4(a) => (u128::from(u32::from(a)), 32u32),
         IpAddr::V6(a) => (u128::from(a), 128),
     };
-    let host = width - u32::from(len);
-    host == 0 || bits & ((1u128 << host) - 1) == 0
+    let host = width.saturating_sub(u32::from(len));
+    // a /0 of IPv6 is 128 host bits: no shift of a u128 reaches that
+    host == 0 || bits & (u128::MAX >> (128 - host)) == 0
 }
 
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
@@ -382,6 +386,7 @@ impl DataplaneConfig {
                 self.tunnel_sources.push(a);
                 Ok(())
             }
+            ("dataplane", "tcp_time_wait") => number(key, v, 1, 3600).map(|n| self.tcp_time_wait = n),
             ("dataplane", "kni_rate") => number(key, v, 1, 10_000_000).map(|n| self.kni_rate = n),
             ("dataplane", "echo_reply") => boolean(key, v).map(|b| self.echo_reply = b),
             ("dataplane", "masquerade_fullnat") => boolean(key, v).map(|b| self.masquerade_fullnat = b),
@@ -507,6 +512,10 @@ mod tests {
         assert_eq!(parse_route("10.0.0.0/24").unwrap_err(), "route 10.0.0.0/24: needs `dev PORT`");
         assert!(parse_route("10.0.0.0/24 via fe80::1 dev p").unwrap_err().contains("not of the route's family"));
         assert!(parse_route("fd00::/64 dev p").is_ok());
+        let r = parse_route("default via fd00::1 dev p").unwrap();
+        assert_eq!((r.prefix, r.len), ("::".parse().unwrap(), 0));
+        assert!(is_network("::".parse().unwrap(), 0) && !is_network("::1".parse().unwrap(), 0));
+        assert!(is_network("10.0.0.0".parse().unwrap(), 8) && !is_network("10.0.0.1".parse().unwrap(), 31));
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub(crate) struct WorkerReport {
     pub kni_rate_drops: u64,
     /// Frames the kernel sent out through the kernel interfaces.
     pub from_kni: u64,
+    /// ICMP errors sent (fragmentation needed, time exceeded).
+    pub icmp_errors: u64,
 }
 
 /// One worker's mailbox.
@@ -531,6 +533,7 @@ impl Dataplane {
         let opts = Options {
             masquerade_fullnat: self.cfg.masquerade_fullnat && !self.laddrs.is_empty(),
             workers: u32::from(self.cfg.workers),
+            tcp_time_wait: self.cfg.tcp_time_wait,
         };
         match self.translator.build(state, opts) {
             Ok(s) => self.ipvs = Arc::new(s),
@@ -620,12 +623,16 @@ impl Dataplane {
         for (i, r) in reports.iter().enumerate() {
             let p = &r.pipeline;
             s.push_str(&format!(
-                "worker {i}: rx {} forwarded {} local {} to-kernel {} (dropped {}) no-route {} conns {} handoff-drops {} tx-drops {}\n",
+                "worker {i}: rx {} forwarded {} local {} to-kernel {} (via kni {}, dropped {}, over rate {}) from-kernel {} icmp-errors {} no-route {} conns {} handoff-drops {} tx-drops {}\n",
                 p.rx,
                 p.forwarded,
                 p.local_reply + r.local_replies,
                 p.to_kernel,
+                r.to_kni,
                 r.kernel_drops,
+                r.kni_rate_drops,
+                r.from_kni,
+                r.icmp_errors,
                 p.no_route,
                 r.conns,
                 r.handoff_drops,
@@ -646,6 +653,7 @@ impl Dataplane {
         self.cfg.routes = new.routes.clone();
         self.cfg.neighbours = new.neighbours.clone();
         self.cfg.masquerade_fullnat = new.masquerade_fullnat;
+        self.cfg.tcp_time_wait = new.tcp_time_wait;
         for p in &mut self.cfg.ports {
             if let Some(np) = new.ports.iter().find(|n| n.name == p.name) {
                 p.addrs = np.addrs.clone();
@@ -809,6 +817,24 @@ impl crate::ipvs::Dataplane for Dataplane {
 
 impl Drop for Dataplane {
     fn drop(&mut self) {
+        // what the dataplane did, for the log
+        for line in self.summary().lines() {
+            info!("{line}");
+        }
+        for p in &self.ports {
+            if let Ok(st) = p.port.stats() {
+                info!(
+                    port = %p.name,
+                    rx = st.ipackets,
+                    tx = st.opackets,
+                    rx_missed = st.imissed,
+                    rx_errors = st.ierrors,
+                    tx_errors = st.oerrors,
+                    rx_nombuf = st.rx_nombuf,
+                    "port counters"
+                );
+            }
+        }
         self.shared.stop.store(true, Ordering::Release);
         for j in self.joins.drain(..) {
             let lcore = j.lcore();

@@ -15,6 +15,7 @@ use dpvs_core::service::{
     DestConfig, DestId, FwdMethod, IdAllocator, Netmask, ServiceConfig, ServiceId, ServiceKey, Settings, Snapshot,
     SnapshotBuilder, SnapshotError,
 };
+use dpvs_core::proto::TcpState;
 use dpvs_core::stats::Counters;
 use dpvs_core::worker::StatsTotals;
 use ipvs_genl::consts::AF_INET6;
@@ -31,6 +32,8 @@ pub struct Options {
     pub masquerade_fullnat: bool,
     /// Workers: connection thresholds are per worker, so each gets its share.
     pub workers: u32,
+    /// TCP TIME_WAIT, seconds.
+    pub tcp_time_wait: u32,
 }
 
 /// A dest's identity in the IPVS model: its service, family, address and port.
@@ -76,6 +79,7 @@ impl Translator {
         self.generation += 1;
         let mut settings = Settings::default();
         settings.timeouts.set_ipvs(st.timeouts.tcp, st.timeouts.tcp_fin, st.timeouts.udp);
+        settings.timeouts.tcp[TcpState::TimeWait as usize] = opts.tcp_time_wait.saturating_mul(1000);
         let mut b = SnapshotBuilder::new(self.generation, settings);
         let mut live_svcs = HashMap::with_capacity(st.services.len());
         let mut live_dests = HashMap::with_capacity(st.dest_count());
@@ -298,7 +302,7 @@ mod tests {
         st
     }
 
-    const OPTS: Options = Options { masquerade_fullnat: false, workers: 2 };
+    const OPTS: Options = Options { masquerade_fullnat: false, workers: 2, tcp_time_wait: 120 };
 
     #[test]
     fn ids_are_stable_and_freed() {
@@ -324,9 +328,10 @@ mod tests {
         let mut tr = Translator::default();
         let mut d = dest(11, 5, 0);
         d.params.u_thresh = 101;
-        let s = tr.build(&state(vec![d.clone()]), Options { masquerade_fullnat: true, workers: 2 }).unwrap();
+        let s = tr.build(&state(vec![d.clone()]), Options { masquerade_fullnat: true, workers: 2, tcp_time_wait: 7 }).unwrap();
         assert_eq!(s.services()[0].dest_conf[0].fwd, FwdMethod::FullNat);
         assert_eq!(s.services()[0].dest_conf[0].thresholds.upper, 51);
+        assert_eq!(s.settings.timeouts.tcp[TcpState::TimeWait as usize], 7000);
         d.params.weight = 0;
         let s = tr.build(&state(vec![d]), OPTS).unwrap();
         assert_eq!(s.services()[0].dest_conf[0].fwd, FwdMethod::Masq);

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpdk::{Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue};
-use dpvs_core::net::{self, LocalAction, NetRouter, NetSnapshot, ResolveQueue};
 use dpvs_core::conn::Conn;
-use dpvs_core::pipeline::{LocalAddrPool, Pipeline, PipelineConfig, Verdict};
+use dpvs_core::net::{self, IcmpError, LocalAction, NetRouter, NetSnapshot, ResolveQueue};
+use dpvs_core::pipeline::{LocalAddrPool, PacketDrop, Pipeline, PipelineConfig, Verdict};
 use dpvs_core::service::Service;
 use dpvs_core::worker::ConnHooks;
-use dpvs_core::xmit::PacketBuf;
+use dpvs_core::xmit::{PacketBuf, XmitDrop};
 use tracing::{debug, trace};
 
 use super::kni::Kni;
@@ -116,6 +116,8 @@ const SPIN_POLLS: u32 = 256;
 const SLOW_PATH_MS: u64 = 1;
 /// Timers run per slow-path pass, at most.
 const EXPIRE_BATCH: usize = 2048;
+/// ICMP errors (fragmentation needed, time exceeded) a worker sends per second at most.
+const ICMP_ERRORS_PER_S: u32 = 1000;
 /// Frames read from each kernel interface per slow-path pass, at most.
 const KNI_BATCH: usize = 64;
 /// A next hop is solicited at most this often.
@@ -133,6 +135,9 @@ struct Run {
     /// Token bucket of the exception path: frames left, and when it was refilled.
     kni_tokens: u32,
     kni_refilled: u64,
+    /// ICMP errors sent in the current second.
+    icmp_second: u64,
+    icmp_sent: u32,
 }
 
 impl WorkerCtx {
@@ -159,6 +164,8 @@ impl WorkerCtx {
             learned: Vec::new(),
             kni_tokens: 0,
             kni_refilled: 0,
+            icmp_second: 0,
+            icmp_sent: 0,
         };
         debug!(worker = self.id, "worker running");
         let mut rxb: Vec<Mbuf> = Vec::with_capacity(usize::from(self.burst));
@@ -254,6 +261,12 @@ impl WorkerCtx {
                 None => r.report.tx_drops += 1,
             },
             Verdict::LocalReply { .. } => r.txq[pi].push(m),
+            Verdict::Drop(PacketDrop::Xmit(XmitDrop::FragNeeded { mtu })) => {
+                self.icmp_error(r, &m, pi, IcmpError::FragNeeded { mtu }, now);
+            }
+            Verdict::Drop(PacketDrop::Xmit(XmitDrop::TtlExpired)) => {
+                self.icmp_error(r, &m, pi, IcmpError::TimeExceeded, now);
+            }
             Verdict::Drop(_) => {}
             Verdict::ToKernel => {
                 // ARP and ND are answered for the dataplane's addresses only, VIPs included
@@ -310,6 +323,25 @@ impl WorkerCtx {
         } else {
             r.report.kernel_drops += 1;
         }
+    }
+
+    /// The ICMP error the kernel's IPVS would send about a packet it could not forward,
+    /// back out of the port the packet came in on, at most [`ICMP_ERRORS_PER_S`] a second.
+    fn icmp_error(&self, r: &mut Run, m: &Mbuf, pi: usize, kind: IcmpError, now: u64) {
+        if now / 1000 != r.icmp_second {
+            r.icmp_second = now / 1000;
+            r.icmp_sent = 0;
+        }
+        if r.icmp_sent >= ICMP_ERRORS_PER_S {
+            return;
+        }
+        let Ok(mut e) = self.pool.alloc() else { return };
+        let Ok(buf) = e.append(1600) else { return };
+        let Some(len) = net::icmp_error(m.data(), kind, buf) else { return };
+        MbufBuf(&mut e).truncate(len);
+        r.icmp_sent += 1;
+        r.report.icmp_errors += 1;
+        r.txq[pi].push(e);
     }
 
     /// What the kernel sent on the `.kni` interfaces leaves by their ports (worker 0).

@@ -33,12 +33,14 @@ use crate::pipeline::{NextHop, Router};
 
 pub mod arp;
 pub mod echo;
+pub mod icmp_error;
 pub mod nd;
 pub mod neigh;
 pub mod route;
 pub mod snapshot;
 
 pub use arp::{arp_request, gratuitous_arp};
+pub use icmp_error::{icmp_error, IcmpError};
 pub use nd::{neighbour_solicit, unsolicited_na};
 pub use neigh::{Learned, Neigh, NeighState, NeighTable};
 pub use route::{Route, RouteError, RouteKind, RouteTable, Scope};
