@@ -275,6 +275,10 @@ mod tests {
         // Unknown port.
         let mut f = REQUEST;
         assert_eq!(run(&mut f, 9, &s), LocalAction::NotLocal);
+        // From a multicast MAC.
+        let mut f = REQUEST;
+        f[6] = 0x01;
+        assert_eq!(run(&mut f, 0, &s), LocalAction::NotLocal);
         // A sender claiming our address.
         let mut f = REQUEST;
         f[31] = 1; // sender 10.0.0.1

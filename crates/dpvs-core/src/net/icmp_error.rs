@@ -37,7 +37,10 @@ const TTL: u8 = 64;
 /// not IPv4/IPv6, an ICMP error itself, a non-first fragment, a source that must not get
 /// errors) or `out` is too small for the error.
 pub fn icmp_error(orig: &[u8], kind: IcmpError, out: &mut [u8]) -> Option<usize> {
-    let (mut l2, mut ethertype) = (ETH_HDR, u16::from_be_bytes([*orig.get(12)?, *orig.get(13)?]));
+    let (mut l2, mut ethertype) = (
+        ETH_HDR,
+        u16::from_be_bytes([*orig.get(12)?, *orig.get(13)?]),
+    );
     if ethertype == 0x8100 {
         l2 += 4;
         ethertype = u16::from_be_bytes([*orig.get(16)?, *orig.get(17)?]);
@@ -188,8 +191,16 @@ mod tests {
         assert_eq!(c, 0, "the ICMP checksum verifies");
         want[36..38].copy_from_slice(&out[36..38]);
         assert_eq!(&out[..42], &want[..]);
-        assert_eq!(&out[42..n], &orig[14..14 + 548], "quotes what fits in 576 bytes");
-        assert_eq!(checksum::checksum(&out[14..34]), 0, "the IP checksum verifies");
+        assert_eq!(
+            &out[42..n],
+            &orig[14..14 + 548],
+            "quotes what fits in 576 bytes"
+        );
+        assert_eq!(
+            checksum::checksum(&out[14..34]),
+            0,
+            "the IP checksum verifies"
+        );
     }
 
     #[test]
@@ -210,7 +221,10 @@ mod tests {
         let mut mc = orig.clone();
         mc[30] = 224;
         assert_eq!(icmp_error(&mc, IcmpError::TimeExceeded, &mut out), None);
-        assert_eq!(icmp_error(&orig, IcmpError::TimeExceeded, &mut [0u8; 100]), None);
+        assert_eq!(
+            icmp_error(&orig, IcmpError::TimeExceeded, &mut [0u8; 100]),
+            None
+        );
         for cut in 0..40 {
             let _ = icmp_error(&orig[..cut], IcmpError::TimeExceeded, &mut out);
         }

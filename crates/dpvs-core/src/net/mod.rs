@@ -88,7 +88,8 @@ pub enum LocalAction {
 /// addresses are answered on any port, echo requests are not (the pipeline answers those).
 ///
 /// - Ethernet with at most one 802.1Q tag (kept in the reply). A unicast frame to a MAC that
-///   is not `in_port`'s is not ours (Linux's `PACKET_OTHERHOST`): [`LocalAction::NotLocal`].
+///   is not `in_port`'s is not ours (Linux's `PACKET_OTHERHOST`), nor is a frame from a
+///   multicast MAC: [`LocalAction::NotLocal`].
 /// - ARP: see [`arp`]. IPv6 ND: see [`nd`]. Echo: see [`echo`].
 /// - Anything else, a port that is not in the snapshot, or a frame too short for its
 ///   Ethernet header: [`LocalAction::NotLocal`].
@@ -109,7 +110,8 @@ pub fn handle_local(
     let Some(port) = snap.port(in_port) else {
         return LocalAction::NotLocal;
     };
-    if eth.dst_addr.is_unicast() && eth.dst_addr != port.mac {
+    // Not to us; or from a group address, which we would answer to.
+    if (eth.dst_addr.is_unicast() && eth.dst_addr != port.mac) || eth.src_addr.is_multicast() {
         return LocalAction::NotLocal;
     }
     let ctx = Ctx {
