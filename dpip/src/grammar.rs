@@ -419,7 +419,7 @@ pub fn man_page(version: &str) -> String {
         }
     }
     m.push_str(".SH LOCAL ADDRESS POOLS\nDPVS configures full\\-NAT local addresses with\n.BR \"dpip addr add A/LEN dev DEV sapool\" ;\nso does dpip. dpvsd's pool is global today: every full\\-NAT service uses every sapool address of the real server's family (ports are split between the workers); per\\-service pools are not available.\n");
-    m.push_str(".SH EXIT STATUS\n0 on success; 1 for a bad command line or an unknown device (nothing was sent); 2 when dpvsd refused the request or could not be reached (its message is printed), as\n.BR ip (8)\ndoes for RTNETLINK errors.\n");
+    m.push_str(".SH EXIT STATUS\n0 on success; 1 for a bad command line, an unknown device (nothing was sent) or no dpvsd at the socket; 2 when dpvsd refused the request (its message is printed), as\n.BR ip (8)\ndoes for RTNETLINK errors.\n");
     m.push_str(".SH ENVIRONMENT\n.TP\n.B DPIP_SOCKET\ndpvsd's dpip socket, when\n.B \\-\\-socket\nis not given.\n");
     let _ = writeln!(m, ".SH FILES\n.TP\n.B {}\nthe default socket ([control] dpip_socket in dpvsd.conf).", roff(DEFAULT_SOCKET));
     m.push_str(".SH EXAMPLES\n.nf\ndpip link show\ndpip \\-s link show dpdk0\ndpip addr add 10.90.2.3/24 dev dpdk1 sapool\ndpip route add 10.1.0.0/16 via 10.90.1.254 dev dpdk0\ndpip route add default via 10.90.0.1 dev dpdk0\ndpip neigh add 10.90.1.254 lladdr 02:00:00:00:00:01 dev dpdk0\ndpip \\-j \\-p route show table all\ndpip \\-s stats\n.fi\n");

@@ -292,8 +292,9 @@ fn refused(errno: i32, msg: &str) -> Failure {
 impl Client {
     /// Connects and checks the protocol version.
     pub fn connect(path: &std::path::Path) -> Result<Client, Failure> {
+        // ip exits 1 when it cannot open its rtnetlink socket
         let sock = SeqPacket::connect(path).map_err(|e| Failure {
-            status: 2,
+            status: 1,
             msg: format!("cannot reach dpvsd at {}: {}", path.display(), strerror(e.raw_os_error().unwrap_or(0))),
         })?;
         let mut c = Client { sock, seq: 0, buf: Vec::new() };
