@@ -11,8 +11,9 @@
 //!   loopback target address, or a multicast sender MAC: [`LocalAction::Drop`].
 //! - A request from `0.0.0.0` (RFC 5227 probe) for an address we own: the reply, nothing
 //!   learned (its target address is `0.0.0.0`, as Linux sends).
-//! - A sender address that is one of our local addresses (a conflict, or our own frame
-//!   looped back): [`LocalAction::NotLocal`], nothing learned.
+//! - A sender address that is one of ours, local or `answer`ed (a conflict, a peer
+//!   announcing a VIP we hold, our own frame looped back): [`LocalAction::NotLocal`],
+//!   nothing learned.
 //! - A request for an address we own on `in_port` (local on the port, or `answer`ed):
 //!   rewritten in place into the reply (Ethernet destination and target = the sender's MAC,
 //!   sender = our port MAC and the requested address, operation 2; the 802.1Q tag and the
@@ -82,7 +83,7 @@ pub(crate) fn handle(frame: &mut [u8], ctx: &Ctx<'_>) -> LocalAction {
         }
         return LocalAction::NotLocal;
     }
-    if ctx.snap.is_local(IpAddr::V4(sip)) {
+    if ctx.snap.is_local(IpAddr::V4(sip)) || (ctx.answer)(IpAddr::V4(sip)) {
         return LocalAction::NotLocal;
     }
     let learnable = unicast(sip) && sha != EthernetAddress([0; 6]);
@@ -275,6 +276,10 @@ mod tests {
         // Unknown port.
         let mut f = REQUEST;
         assert_eq!(run(&mut f, 9, &s), LocalAction::NotLocal);
+        // A peer announcing a VIP we answer for.
+        let mut f = [0u8; 60];
+        gratuitous_arp(&mut f, CLIENT_MAC, Ipv4Addr::new(10, 0, 0, 100));
+        assert_eq!(run(&mut f, 0, &s), LocalAction::NotLocal);
         // From a multicast MAC.
         let mut f = REQUEST;
         f[6] = 0x01;

@@ -36,7 +36,7 @@
 //!   only marks the entry stale); without one, a solicited advertisement confirms a known
 //!   entry (Learn with its MAC).
 //! - Anything else (a target that is not ours, an advertisement for our own address, a
-//!   solicitation from one of our addresses): [`LocalAction::NotLocal`].
+//!   solicitation from one of our addresses or VIPs): [`LocalAction::NotLocal`].
 
 use core::net::{IpAddr, Ipv6Addr};
 
@@ -193,7 +193,8 @@ fn solicitation(frame: &mut [u8], ctx: &Ctx<'_>, nd: &Nd) -> LocalAction {
     if dad && nd.lladdr.is_some() {
         return LocalAction::Drop("nd: dad probe with a link-layer address");
     }
-    if !ctx.owns(IpAddr::V6(nd.target)) || ctx.snap.is_local(IpAddr::V6(nd.src)) {
+    let src = IpAddr::V6(nd.src);
+    if !ctx.owns(IpAddr::V6(nd.target)) || ctx.snap.is_local(src) || (ctx.answer)(src) {
         return LocalAction::NotLocal;
     }
     let multicast = nd.dst.is_multicast();
