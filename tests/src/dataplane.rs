@@ -343,6 +343,39 @@ impl DataplaneTestbed {
         out
     }
 
+    /// The dests of service `svc` as `ipvsadm -Ln` lists them: address -> (forward, weight,
+    /// ActiveConn, InActConn).
+    pub fn dest_table(&self, svc: &str) -> BTreeMap<String, (String, i64, u64, u64)> {
+        let text = self.ipvsadm(&["-Ln"]);
+        let mut out = BTreeMap::new();
+        let mut inside = false;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("  -> ") {
+                let w: Vec<&str> = rest.split_whitespace().collect();
+                if inside && w.len() == 5 {
+                    if let (Ok(weight), Ok(active), Ok(inact)) = (w[2].parse(), w[3].parse(), w[4].parse()) {
+                        out.insert(w[0].to_string(), (w[1].to_string(), weight, active, inact));
+                    }
+                }
+            } else {
+                inside = line.split_whitespace().nth(1) == Some(svc);
+            }
+        }
+        out
+    }
+
+    /// CPU time dpvsd used (user + system, all threads), from `/proc/<pid>/stat`.
+    pub fn dpvsd_cpu(&self) -> Duration {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.dpvsd_pid())).expect("dpvsd's /proc stat");
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        // fields 14 and 15 (utime, stime) are the 12th and 13th after "pid (comm) "
+        let ticks: u64 = w[11].parse::<u64>().unwrap_or(0) + w[12].parse::<u64>().unwrap_or(0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / hz)
+    }
+
     /// Starts an HTTP server on `port` in every real server answering `rs<i> <peer address>`
     /// (the address the server sees its client at; IPv4-mapped addresses as plain IPv4). The
     /// servers are stopped with the testbed.

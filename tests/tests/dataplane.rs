@@ -171,6 +171,10 @@ fn expect_tcp_conns(t: &DataplaneTestbed, svc: &str, client: IpAddr, n: usize) {
         }
         let even = per_dest.len() == t.tb.servers.len() && per_dest.values().all(|&v| v == n / t.tb.servers.len());
         if ours.len() == n && from_client && closing && even {
+            // the kernel's TCP TIME_WAIT timeout is 2 minutes
+            for c in ours.iter().filter(|c| c.state == "TIME_WAIT") {
+                assert!((100..=120).contains(&c.expire_s), "TIME_WAIT entry expires in {} s: {c:?}", c.expire_s);
+            }
             return;
         }
         if Instant::now() >= deadline {
@@ -215,6 +219,15 @@ fn fullnat_tcp_round_robin_stats_and_connections() {
     expect_round_robin(&t, VIP4.into(), &names, 10, LADDR4.into());
     expect_tcp_stats(&t, &svc, 10, true);
     expect_tcp_conns(&t, &svc, CLIENT4.into(), 10);
+    // closed connections count as inactive, per dest, in ipvsadm -Ln
+    let table = t.dest_table(&svc);
+    let want: BTreeMap<String, (String, i64, u64, u64)> = t
+        .tb
+        .servers
+        .iter()
+        .map(|rs| (ap(rs.addr4.into(), HTTP_PORT), ("Masq".to_string(), 1, 0, 5)))
+        .collect();
+    assert_eq!(table, want, "ipvsadm -Ln (Forward Weight ActiveConn InActConn):\n{}", t.ipvsadm(&["-Ln"]));
     // the VIP is one of dpvsd's addresses: it answers echo requests
     ping(&t.tb.client, VIP4.into()).unwrap_or_else(|e| panic!("ping the VIP: {e}"));
     expect_transfers(&t, VIP4.into());
@@ -388,7 +401,16 @@ fn deleted_dest_gets_no_new_connections() {
     t.start_http_servers(HTTP_PORT);
     let (svc, names) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
     expect_round_robin(&t, VIP4.into(), &names, 4, LADDR4.into());
-    // the one that would get the next connection goes
+    // a keep-alive connection to the dest that goes: the kernel drops the packets of a
+    // deleted dest's connections silently (ip_vs_in: "the destination server is not
+    // available ... silently drop the packet", expire_nodest_conn = 0, its default)
+    let go = std::env::temp_dir().join(format!("{}-go", t.tb.tag()));
+    let _ = fs::remove_file(&go);
+    let mut ka = keepalive_client(&t.tb.client, VIP4.into(), HTTP_PORT, &go).unwrap();
+    let first = ka.read_line(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first, format!("first {}", body(&names[0], LADDR4.into())));
+    // the one that got the keep-alive connection goes; the next new connection would have
+    // gone to the other anyway, so check with several
     let gone = dest_of(&t, &names[0], VIP4.into(), HTTP_PORT);
     t.ipvsadm(&["-d", "-t", &svc, "-r", &gone]);
     let listed = t.dest_order(&svc);
@@ -396,8 +418,15 @@ fn deleted_dest_gets_no_new_connections() {
     let left = names[1].clone();
     let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 10);
     assert_eq!(got, vec![body(&left, LADDR4.into()); 10], "after ipvsadm -d {gone}");
+    fs::write(&go, b"go").unwrap();
+    let second = ka.read_line(Duration::from_secs(6));
+    let _ = fs::remove_file(&go);
+    match second {
+        Err(e) if e.contains("TimeoutError") => {}
+        other => panic!("the deleted dest's established connection must get no answer (timeout), got {other:?}"),
+    }
     let stats = t.stats();
-    assert_eq!(stats.service(&format!("TCP {svc}")).conns, 14, "{}", stats.text);
+    assert_eq!(stats.service(&format!("TCP {svc}")).conns, 15, "{}", stats.text);
     assert_eq!(stats.services[&format!("TCP {svc}")].1.len(), 1, "{}", stats.text);
 }
 
@@ -417,6 +446,8 @@ fn weight_zero_dest_keeps_its_established_connection() {
     assert_eq!(first, format!("first {}", body(&names[0], LADDR4.into())), "the keep-alive connection's first answer");
     let quiesced = dest_of(&t, &names[0], VIP4.into(), HTTP_PORT);
     t.ipvsadm(&["-e", "-t", &svc, "-r", &quiesced, "-m", "-w", "0"]);
+    let table = t.dest_table(&svc);
+    assert_eq!(table.get(&quiesced), Some(&("Masq".to_string(), 0, 1, 0)), "the quiesced dest: weight 0, one active connection: {table:?}");
     let other = names[1].clone();
     let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 6);
     assert_eq!(got, vec![body(&other, LADDR4.into()); 6], "new connections after -w 0 on {quiesced}");
@@ -494,6 +525,16 @@ fn two_workers_fullnat_tcp_and_udp() {
     let mut t = DataplaneTestbed::new(Setup { workers: 2, ..Setup::default() });
     t.start_http_servers(HTTP_PORT);
     t.start_udp_echo_servers(None, UDP_PORT);
+    // idle workers back off: two polling workers and the control thread together use a
+    // small part of one core when no traffic comes
+    let (cpu0, wall0) = (t.dpvsd_cpu(), Instant::now());
+    thread::sleep(Duration::from_secs(2));
+    let (cpu, wall) = (t.dpvsd_cpu() - cpu0, wall0.elapsed());
+    assert!(
+        cpu.as_secs_f64() < 0.25 * wall.as_secs_f64(),
+        "idle dpvsd with 2 workers used {cpu:?} of CPU in {wall:?}"
+    );
+    println!("idle dpvsd with 2 workers: {cpu:?} CPU in {wall:?}");
     let (svc, _) = rr_service(&t, "-t", VIP4.into(), HTTP_PORT, "-m");
     // each worker schedules the connections it owns (by client port) round-robin on its own,
     // so the split is even up to one connection per worker
