@@ -238,11 +238,6 @@ fn serve(dp: &mut Dataplane, state: &crate::ipvs::state::IpvsState, req: Request
         Request::AddRoute(r) => {
             let what = format!("route {}/{}", r.dst, r.len);
             let dev = port_name(dp, r.oif, &what)?;
-            if r.len == 0 && r.dst.is_ipv6() {
-                // dataplane::config::is_network overflows its shift for an IPv6 /0 (reported
-                // in the bug list); refused here until it is fixed rather than crash dpvsd
-                return Err(err(libc::EOPNOTSUPP, format!("{what}: IPv6 default routes are not supported yet")));
-            }
             if network(r.dst, r.len) != r.dst {
                 return Err(err(libc::EINVAL, format!("{what}: host bits set beyond the prefix length")));
             }

@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use dpvs_e2e::dataplane::{body, http_gets, http_server_showing_peer, keepalive_client, ping, skip, DataplaneTestbed, Setup, LADDR4};
-use dpvs_e2e::netns::{veth, Netns, CLIENT4, LB_CLIENT_SIDE4, VIP4};
+use dpvs_e2e::netns::{veth, Netns, CLIENT4, CLIENT6, LB_CLIENT_SIDE4, LB_CLIENT_SIDE6, VIP4};
 use dpvs_e2e::{bin_dir, run_with_timeout, COMMAND_TIMEOUT};
 
 fn dpip_bin() -> PathBuf {
@@ -196,6 +196,37 @@ fn every_verb_against_a_running_dpvsd() {
     assert_eq!((d.ok("addr"), d.ok("route show table all"), d.ok("neigh")), before, "a refused command changed something");
     let gone = Dpip { socket: PathBuf::from("/nonexistent/dpip.sock") };
     gone.fails("route", 1, "cannot reach dpvsd at /nonexistent/dpip.sock: No such file or directory");
+}
+
+#[test]
+fn ipv6_addresses_routes_and_neighbours() {
+    if skip() {
+        return;
+    }
+    let t = DataplaneTestbed::new(Setup { servers: 1, ipv6: true, ..Setup::default() });
+    let d = Dpip::for_testbed(&t);
+    let addrs = d.ok("-6 addr show dpdk0");
+    has(&addrs, &format!("    inet6 {LB_CLIENT_SIDE6}/64 scope global \n       valid_lft forever preferred_lft forever\n"));
+    lacks(&addrs, "inet 10.90");
+    has(&d.ok("-6 addr show dpdk1"), "    inet6 fd00:90:2::3/64 scope global sapool \n");
+    d.ok("addr add fd00:90:1::50/64 dev dpdk0");
+    eventually("dpvsd answers a ping to an IPv6 address added with dpip", || ping(&t.tb.client, "fd00:90:1::50".parse().unwrap()).is_ok());
+    d.ok("addr del fd00:90:1::50/64");
+    has(&d.ok("-6 route"), "fd00:90:1::/64 dev dpdk0 proto kernel scope link ");
+    d.ok(&format!("route add default via {CLIENT6} dev dpdk0"));
+    d.ok("route add fd00:99::/48 via fd00:90:2::10 dev dpdk1 metric 7");
+    let r = d.ok("-6 route");
+    has(&r, &format!("default via {CLIENT6} dev dpdk0 \n"));
+    has(&r, "fd00:99::/48 via fd00:90:2::10 dev dpdk1 metric 7 \n");
+    lacks(&d.ok("-4 route"), "fd00");
+    d.ok("-6 route del default");
+    d.ok("route del fd00:99::/48");
+    lacks(&d.ok("-6 route"), "via");
+    has(&d.ok("-6 neigh"), &format!("{CLIENT6} dev dpdk0 lladdr "));
+    d.ok("neigh add fd00:90:2::99 lladdr 02:00:00:00:00:99 dev dpdk1");
+    has(&d.ok("neigh show dev dpdk1"), "fd00:90:2::99 dev dpdk1 lladdr 02:00:00:00:00:99 PERMANENT \n");
+    d.fails("-4 neigh add fd00:90:2::98 lladdr 02:00:00:00:00:98 dev dpdk1", 1, "neigh fd00:90:2::98: not an IPv4 address (-4)");
+    d.fails("route add fd00:99::1/48 dev dpdk1", 1, "route fd00:99::1/48: host bits set beyond the prefix length");
 }
 
 #[test]
