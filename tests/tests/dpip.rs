@@ -41,8 +41,20 @@ impl Dpip {
     }
 
     fn run(&self, args: &str) -> Output {
-        let mut cmd = Command::new(dpip_bin());
-        cmd.args(args.split_whitespace()).env_clear().env("DPIP_SOCKET", &self.socket);
+        self.run_as(&[], args)
+    }
+
+    /// `dpip ARGS` run by `wrapper` (`setpriv ...`) when not empty.
+    fn run_as(&self, wrapper: &[&str], args: &str) -> Output {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(dpip_bin()),
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(dpip_bin());
+                c
+            }
+        };
+        cmd.args(args.split_whitespace()).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").env("DPIP_SOCKET", &self.socket);
         run_with_timeout(cmd, None, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("dpip {args}: {e}"))
     }
 
@@ -193,6 +205,14 @@ fn every_verb_against_a_running_dpvsd() {
     d.fails("route add 10.9.0.0/16 dev dpdk0 bogus 1", 1, "route add: unknown word `bogus` (known: via, dev, src, metric, scope)");
     d.fails("frob", 1, "object `frob` is unknown (known: link, addr, route, neigh, stats)");
     d.fails("link set dpdk0 mtu 100", 2, "link dpdk0: mtu 100 must be 576..9000");
+    assert_eq!((d.ok("addr"), d.ok("route show table all"), d.ok("neigh")), before, "a refused command changed something");
+    // without CAP_NET_ADMIN (root, the capability dropped): EPERM, as on the IPVS socket
+    let no_admin = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"];
+    for args in ["route", "addr add 10.90.1.60/24 dev dpdk0"] {
+        let o = d.run_as(&no_admin, args);
+        assert_eq!(o.status.code(), Some(2), "dpip {args} without CAP_NET_ADMIN: {o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), "dpip: dpip requests need CAP_NET_ADMIN\n");
+    }
     assert_eq!((d.ok("addr"), d.ok("route show table all"), d.ok("neigh")), before, "a refused command changed something");
     let gone = Dpip { socket: PathBuf::from("/nonexistent/dpip.sock") };
     gone.fails("route", 1, "cannot reach dpvsd at /nonexistent/dpip.sock: No such file or directory");
