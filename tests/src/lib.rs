@@ -10,6 +10,7 @@
 //! (`net/netfilter/ipvs/ip_vs_ctl.c`); see [`text`].
 
 pub mod dataplane;
+pub mod ha;
 pub mod netns;
 
 use std::ffi::OsStr;
