@@ -410,8 +410,8 @@ impl DataplaneTestbed {
     }
 
     /// Makes every real server a direct-routing target: the return path
-    /// ([`LbTestbed::add_return_path`]) and the VIPs on `lo` with `arp_ignore=1`,
-    /// `arp_announce=2` (the classic LVS-DR real server).
+    /// ([`LbTestbed::add_return_path`]) and the VIP on `lo` (the IPv6 one too with
+    /// [`Setup::ipv6`]) with `arp_ignore=1`, `arp_announce=2` (the classic LVS-DR real server).
     pub fn make_dr_servers(&self) {
         self.tb.add_return_path().unwrap_or_else(|e| panic!("return path: {e}"));
         for rs in &self.tb.servers {
@@ -421,11 +421,15 @@ impl DataplaneTestbed {
                 ns.sysctl(&format!("net.ipv4.conf.{ifname}.arp_announce"), "2").unwrap();
             }
             ns.add_addr("lo", &format!("{VIP4}/32")).unwrap();
+            if self.setup.ipv6 {
+                ns.add_addr("lo", &format!("{VIP6}/128")).unwrap();
+            }
         }
     }
 
     /// Makes every real server a tunnel target for `kind` (`ipip`, `gre`, `gue:PORT`, as
-    /// dpvsd's `[dataplane] tunnel`). This kernel has neither `ipip`, `gre` nor `fou`, so a
+    /// dpvsd's `[dataplane] tunnel`; `ipip6`: IPv6 in IPv6, protocol 41, to the server's IPv6
+    /// address). This kernel has neither `ipip`, `gre` nor `fou`, so a
     /// userspace decapsulator stands in for the tunnel device: a raw socket for protocol 4
     /// (IPIP) or 47 (GRE), or a UDP socket on the server's address and PORT (GUE), receives
     /// the encapsulated packets addressed to the server and writes the inner packets into a
@@ -439,7 +443,7 @@ impl DataplaneTestbed {
         self.tb.add_return_path().unwrap_or_else(|e| panic!("return path: {e}"));
         for i in 0..self.tb.servers.len() {
             let ns = &self.tb.servers[i].ns;
-            let own = self.tb.servers[i].addr4.to_string();
+            let own = if kind == "ipip6" { self.tb.servers[i].addr6.to_string() } else { self.tb.servers[i].addr4.to_string() };
             ns.ip(&["tuntap", "add", "dev", "tun0", "mode", "tun"]).unwrap();
             let mut p = ns.spawn(&[python(), "-c", TUNNEL_DECAP, "tun0", kind, &own]).unwrap();
             p.wait_for_line("ready", READY_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
@@ -448,6 +452,9 @@ impl DataplaneTestbed {
                 ns.sysctl(&format!("net.ipv4.conf.{ifname}.rp_filter"), "0").unwrap();
             }
             ns.add_addr("lo", &format!("{VIP4}/32")).unwrap();
+            if self.setup.ipv6 {
+                ns.add_addr("lo", &format!("{VIP6}/128")).unwrap();
+            }
             self.procs.push(p);
         }
     }
@@ -779,7 +786,8 @@ pub fn http_server_showing_peer(ns: &Netns, port: u16, name: &str) -> Result<Pro
 }
 
 /// A UDP echo server in `ns` on `bind:port` (`None`: all addresses, dual-stack). Bound to a
-/// VIP, its answers leave from the VIP (direct routing, tunnelling).
+/// VIP, its answers leave from the VIP (direct routing, tunnelling). The datagram `ttl?` is
+/// answered `ttl <N>`: the TTL (hop limit) it arrived with.
 pub fn udp_echo_server_on(ns: &Netns, bind: Option<IpAddr>, port: u16) -> Result<Proc, String> {
     let host = bind.map_or_else(|| "::".to_string(), |a| a.to_string());
     let mut p = ns.spawn(&[python(), "-c", UDP_ECHO_ON, &host, &port.to_string()])?;
@@ -1038,9 +1046,19 @@ if ":" in host:
 else:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((host, port))
+# Linux: IP_RECVTTL 12 (cmsg IP_TTL 2), IPV6_RECVHOPLIMIT 51 (cmsg IPV6_HOPLIMIT 52)
+s.setsockopt(socket.IPPROTO_IP, 12, 1)
+if s.family == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, 51, 1)
 print("ready", flush=True)
 while True:
-    data, peer = s.recvfrom(65535)
+    data, anc, flags, peer = s.recvmsg(65535, 256)
+    if data == b"ttl?":
+        ttl = None
+        for level, kind, cdata in anc:
+            if (level, kind) in ((socket.IPPROTO_IP, 2), (socket.IPPROTO_IPV6, 52)):
+                ttl = int.from_bytes(cdata[:4], sys.byteorder)
+        data = ("ttl %s" % ttl).encode()
     s.sendto(data, peer)
 "#;
 
@@ -1056,6 +1074,8 @@ if kind.startswith("gue:"):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((own, int(kind[4:])))
     kind = "gue"
+elif kind == "ipip6":
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 41)
 else:
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, {"ipip": 4, "gre": 47}[kind])
 print("ready", flush=True)
@@ -1070,6 +1090,16 @@ while True:
                 print("gue: proto_ctype %d" % data[1], flush=True)
                 continue
             inner = data[4 + (data[0] & 0x1f) * 4:]
+    elif kind == "ipip6":
+        # a raw IPv6 socket gets the payload only: here the inner IPv6 packet
+        inner, peer = s.recvfrom(65535)
+        if len(inner) < 40 or inner[0] >> 4 != 6:
+            print("ipip6: not an IPv6 packet inside", flush=True)
+            continue
+        print(kind, peer[0], own, socket.inet_ntop(socket.AF_INET6, inner[8:24]),
+              socket.inet_ntop(socket.AF_INET6, inner[24:40]), flush=True)
+        os.write(fd, inner)
+        continue
     else:
         pkt = s.recv(65535)
         ihl = (pkt[0] & 15) * 4

@@ -88,6 +88,11 @@ pub const CLIENT_NET4: Ipv4Addr = Ipv4Addr::new(10, 90, 1, 0);
 pub const SWITCH_GW4: Ipv4Addr = Ipv4Addr::new(10, 90, 2, 254);
 pub const RETURN_SWITCH4: Ipv4Addr = Ipv4Addr::new(10, 90, 4, 1);
 pub const RETURN_CLIENT4: Ipv4Addr = Ipv4Addr::new(10, 90, 4, 2);
+/// The client's IPv6 subnet, and the IPv6 counterparts of the return path's addresses.
+pub const CLIENT_NET6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x90, 1, 0, 0, 0, 0, 0);
+pub const SWITCH_GW6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x90, 2, 0, 0, 0, 0, 0xfe);
+pub const RETURN_SWITCH6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x90, 4, 0, 0, 0, 0, 1);
+pub const RETURN_CLIENT6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x90, 4, 0, 0, 0, 0, 2);
 /// Interface names in the lb namespace: client side and server side.
 pub const LB_CLIENT_IF: &str = "lb-c";
 pub const LB_SERVER_IF: &str = "lb-s";
@@ -732,6 +737,9 @@ impl LbTestbed {
     ///   (`cl-rp`, [`RETURN_CLIENT4`] 10.90.4.2/24); the switch routes 10.90.1.0/24 via the
     ///   client's end;
     /// - every real server routes 10.90.1.0/24 via 10.90.2.254;
+    /// - the same for IPv6: the bridge has fd00:90:2::fe/64, the link fd00:90:4::1/64 (switch)
+    ///   and fd00:90:4::2/64 (client), the switch forwards and routes fd00:90:1::/64 via the
+    ///   client's end, the real servers route fd00:90:1::/64 via fd00:90:2::fe;
     /// - reverse-path filtering is off in the client (replies from the VIP arrive on `cl-rp`,
     ///   while the route to the VIP leaves by `cl0`) and in the switch (it has no route back
     ///   to the VIP).
@@ -754,6 +762,15 @@ impl LbTestbed {
         sw.add_route(&format!("{CLIENT_NET4}/24"), RETURN_CLIENT4.into())?;
         for rs in &self.servers {
             rs.ns.add_route(&format!("{CLIENT_NET4}/24"), SWITCH_GW4.into())?;
+        }
+        // the same for IPv6: fd00:90:2::fe on the bridge, fd00:90:4::1 / ::2 on the link
+        sw.add_addr("br0", &format!("{SWITCH_GW6}/64"))?;
+        sw.add_addr("sw-rp", &format!("{RETURN_SWITCH6}/64"))?;
+        client.add_addr("cl-rp", &format!("{RETURN_CLIENT6}/64"))?;
+        sw.sysctl("net.ipv6.conf.all.forwarding", "1")?;
+        sw.add_route(&format!("{CLIENT_NET6}/64"), RETURN_CLIENT6.into())?;
+        for rs in &self.servers {
+            rs.ns.add_route(&format!("{CLIENT_NET6}/64"), SWITCH_GW6.into())?;
         }
         Ok(())
     }

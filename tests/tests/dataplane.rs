@@ -189,8 +189,12 @@ fn expect_tcp_conns(t: &DataplaneTestbed, svc: &str, client: IpAddr, n: usize) {
 
 /// 1 MB down and 1 MB up through `vip:HTTP_PORT`, whole (MTU-sized segments both ways).
 fn expect_transfers(t: &DataplaneTestbed, vip: IpAddr) {
-    transfer(&t.tb.client, vip, HTTP_PORT, 1_000_000)
-        .unwrap_or_else(|e| panic!("1 MB down and up through {vip}: {e}"));
+    expect_transfers_on(t, vip, HTTP_PORT);
+}
+
+fn expect_transfers_on(t: &DataplaneTestbed, vip: IpAddr, port: u16) {
+    transfer(&t.tb.client, vip, port, 1_000_000)
+        .unwrap_or_else(|e| panic!("1 MB down and up through {}: {e}", ap(vip, port)));
 }
 
 /// Refusals reach the client through dpvsd: a UDP datagram to a service whose real servers
@@ -569,6 +573,10 @@ fn two_workers_fullnat_tcp_and_udp() {
     let stats = t.stats();
     let key = format!("TCP {svc}");
     assert_eq!(stats.service(&key).conns, n as u64, "{}", stats.text);
+    // every connection is listed (from both workers), all closing
+    let conns = t.conns();
+    let tcp = conns.iter().filter(|c| c.proto == "TCP" && c.virt == svc).count();
+    assert_eq!(tcp, n, "ipvsadm -Lnc lists every connection of both workers");
     for (i, rs) in t.tb.servers.iter().enumerate() {
         let d = stats.dest(&key, &ap(rs.addr4.into(), HTTP_PORT));
         assert_eq!(d.conns, per[&format!("rs{i}")], "Conns of rs{i} = the answers it gave:\n{}", stats.text);
@@ -675,18 +683,83 @@ fn ipv6_fullnat_tcp_and_udp() {
 }
 
 #[test]
-fn ipv6_nat_tcp() {
+fn ipv6_nat_tcp_and_udp() {
     if skip() {
         return;
     }
     let mut t = DataplaneTestbed::new(Setup { ipv6: true, fullnat: false, ..Setup::default() });
     t.start_http_servers(HTTP_PORT);
+    t.start_udp_echo_servers(None, UDP_PORT);
     let (svc, names) = rr_service(&t, "-t", VIP6.into(), HTTP_PORT, "-m");
     expect_round_robin(&t, VIP6.into(), &names, 10, CLIENT6.into());
     expect_tcp_stats(&t, &svc, 10, true);
     expect_tcp_conns(&t, &svc, CLIENT6.into(), 10);
     expect_transfers(&t, VIP6.into());
     expect_refusals(&t, VIP6.into());
+    let (usvc, _) = rr_service(&t, "-u", VIP6.into(), UDP_PORT, "-m");
+    expect_udp_exchange(&t, &usvc, VIP6.into(), 4, 5, true);
+}
+
+#[test]
+fn ipv6_dr_and_tun() {
+    if skip() {
+        return;
+    }
+    let mut t = DataplaneTestbed::new(Setup {
+        ipv6: true,
+        dataplane_extra: vec!["tunnel = ipip".into(), "tunnel_source = fd00:90:2::1".into()],
+        ..Setup::default()
+    });
+    // decapsulators for IPv6 in IPv6, the VIPs on lo, the return path
+    t.make_tun_servers("ipip6");
+    let n = t.tb.servers.len();
+    t.start_http_servers(HTTP_PORT);
+    t.start_http_servers(8080);
+    t.start_udp_echo_servers(Some(VIP6.into()), UDP_PORT);
+
+    // DR on port 80
+    let (svc, names) = rr_service(&t, "-t", VIP6.into(), HTTP_PORT, "-g");
+    expect_round_robin(&t, VIP6.into(), &names, 10, CLIENT6.into());
+    expect_tcp_stats(&t, &svc, 10, false);
+    expect_transfers(&t, VIP6.into());
+    let (usvc, _) = rr_service(&t, "-u", VIP6.into(), UDP_PORT, "-g");
+    expect_udp_exchange(&t, &usvc, VIP6.into(), 4, 5, false);
+
+    // TUN on port 8080: IPv6 in IPv6 from the tunnel source
+    let (tsvc, names) = rr_service(&t, "-t", VIP6.into(), 8080, "-i");
+    let got = http_gets(&t.tb.client, VIP6.into(), 8080, 6);
+    let want: Vec<String> = (0..6).map(|i| body(&names[i % n], CLIENT6.into())).collect();
+    assert_eq!(got, want, "TUN over IPv6, round-robin");
+    for i in 0..n {
+        let line = t.procs[i].read_line(Duration::from_secs(2)).unwrap_or_else(|e| panic!("{e}"));
+        let want = format!("ipip6 fd00:90:2::1 {} {CLIENT6} {VIP6}", t.tb.servers[i].addr6);
+        assert_eq!(line, want, "first encapsulated packet seen by rs{i}");
+    }
+    let stats = t.stats();
+    let s = stats.service(&format!("TCP {tsvc}"));
+    assert_eq!((s.conns, s.outpkts), (6, 0), "{}", stats.text);
+    // full-sized segments do not fit the tunnel: "packet too big", then the upload goes on
+    expect_transfers_on(&t, VIP6.into(), 8080);
+}
+
+#[test]
+fn ttl_kept_by_default_or_decremented() {
+    if skip() {
+        return;
+    }
+    // DPVS forwards with the TTL unchanged (`ttl = keep`, the default); `ttl = decrement`
+    // does as the kernel (needs a restart)
+    let mut t = DataplaneTestbed::new(Setup::default());
+    t.start_udp_echo_servers(None, UDP_PORT);
+    rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
+    let got = t.tb.client.udp_request(VIP4.into(), UDP_PORT, "ttl?").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got, "ttl 64", "TTL the real server sees (the client sends 64)");
+    let mut setup = t.setup.clone();
+    setup.dataplane_extra.push("ttl = decrement".into());
+    t.reload(setup);
+    t.restart_dpvsd();
+    let got = t.tb.client.udp_request(VIP4.into(), UDP_PORT, "ttl?").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got, "ttl 63", "TTL the real server sees with ttl = decrement");
 }
 
 #[test]
