@@ -192,7 +192,7 @@ fn signal(pid: i32, sig: i32) -> bool {
 fn live_with_arg(pid: i32, needle: &Path) -> bool {
     let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
     let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    let zombie = stat.rsplit_once(") ").map_or(true, |(_, rest)| rest.starts_with('Z'));
+    let zombie = stat.rsplit_once(") ").is_none_or(|(_, rest)| rest.starts_with('Z'));
     let needle = needle.as_os_str().as_encoded_bytes();
     !zombie && cmdline.windows(needle.len()).any(|w| w == needle)
 }
@@ -839,7 +839,7 @@ impl Samples {
         let after: Vec<&Sample> = self.since(t).collect();
         let first_fail = after.iter().position(|s| !s.ok);
         let from = first_fail.unwrap_or(0);
-        let rec = after[from..].iter().position(|s| s.ok && via.map_or(true, |v| s.peer == v)).map(|i| from + i);
+        let rec = after[from..].iter().position(|s| s.ok && via.is_none_or(|v| s.peer == v)).map(|i| from + i);
         let failed = match rec {
             Some(r) => after[from..r].iter().filter(|s| !s.ok).count(),
             None => after[from..].iter().filter(|s| !s.ok).count(),
