@@ -390,7 +390,10 @@ pub fn execute(c: &mut Client, o: &Options, action: &Action) -> Result<String, F
                 .request(&Request::GetAddrs(fam))?
                 .into_iter()
                 .filter_map(|r| if let Reply::Addr(a) = r { Some(a) } else { None })
+                .filter(|a| family_ok(o.v6, a.addr))
                 .collect();
+            // with -4 or -6, as ip: only the ports that have an address of that family
+            let ls: Vec<Link> = ls.into_iter().filter(|l| o.v6.is_none() || addrs.iter().any(|a| a.index == l.index)).collect();
             format::addrs(&ls, &addrs, st)
         }
         Action::AddrAdd { dev, addr } => {

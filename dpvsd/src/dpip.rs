@@ -387,6 +387,22 @@ mod tests {
         assert!(a.iter().all(|x| matches!(x, proto::Answer::Error { .. })), "{a:?}");
     }
 
+    proptest::proptest! {
+        /// Garbage gets answers (or nothing), never a panic; every message of a valid
+        /// request whose bytes were damaged gets exactly one answer.
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), admin in proptest::prelude::any::<bool>()) {
+            let mut ipvs = Ipvs::ephemeral(4096);
+            let mut out = VecDeque::new();
+            handle_datagram(&mut ipvs, &bytes, admin, &mut out);
+            for d in &out {
+                for (_, m) in proto::split(d) {
+                    proptest::prop_assert!(proto::decode_answer(m).is_ok());
+                }
+            }
+        }
+    }
+
     #[test]
     fn networks() {
         assert_eq!(network("10.90.1.7".parse().unwrap(), 24), "10.90.1.0".parse::<IpAddr>().unwrap());

@@ -206,3 +206,34 @@ fn private_header_is_checked() {
     let b = [20u8, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
     assert!(decode_message(&b).is_err());
 }
+
+proptest::proptest! {
+    /// Whatever arrives, reading it returns a value or an error, never a panic.
+    #[test]
+    fn garbage_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+        for (_, m) in split(&bytes) {
+            if let Ok(msg) = decode_message(m) {
+                if let NetlinkPayload::InnerMessage(p) = &msg.payload {
+                    let _ = Request::decode(p);
+                }
+            }
+            let _ = decode_answer(m);
+        }
+    }
+
+    /// Valid messages with some bytes flipped: the same.
+    #[test]
+    fn damaged_messages_never_panic(which in 0usize..21, at in 0usize..400, to in proptest::prelude::any::<u8>()) {
+        let mut all: Vec<Vec<u8>> = requests().into_iter().map(|(_, r)| r.encode(1)).collect();
+        all.extend(replies().into_iter().map(|(_, r)| r.encode(1, true)));
+        let mut b = all[which % all.len()].clone();
+        let i = at % b.len();
+        b[i] = to;
+        if let Ok(msg) = decode_message(&b) {
+            if let NetlinkPayload::InnerMessage(p) = &msg.payload {
+                let _ = Request::decode(p);
+            }
+        }
+        let _ = decode_answer(&b);
+    }
+}
