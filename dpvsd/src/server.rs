@@ -181,6 +181,8 @@ impl Server {
             }
             if events.is_empty() {
                 if !spinning {
+                    // about to sleep: the end of a burst of changes
+                    self.ipvs.flush();
                     last_activity = None;
                 }
                 std::hint::spin_loop();

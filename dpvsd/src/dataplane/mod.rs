@@ -159,6 +159,8 @@ pub struct Dataplane {
     reports: Vec<WorkerReport>,
     /// When they were collected.
     reports_at: Option<Instant>,
+    /// When they were last added to the IPVS statistics.
+    applied_at: Option<Instant>,
     /// Each port's kernel interface (index-aligned with `ports`).
     knis: Arc<Vec<Option<kni::Kni>>>,
     watcher: Option<kni::Watcher>,
@@ -168,14 +170,22 @@ pub struct Dataplane {
     kni_routes: Vec<(usize, config::RouteConfig)>,
     /// Kernel interfaces hidden from the kernel's stack while we run.
     hidden: Vec<String>,
+    /// Since when the IPVS configuration has changes not yet published.
+    ipvs_dirty: Option<Instant>,
+    /// The last IPVS change.
+    ipvs_changed: Instant,
 }
 
 /// How long the control thread waits for the workers' answers.
 const ANSWER_WAIT: Duration = Duration::from_millis(200);
 /// How long collected reports answer further requests.
-const REPORT_REUSE: Duration = Duration::from_millis(20);
+const REPORT_REUSE: Duration = Duration::from_millis(5);
 /// The kernel estimator's period.
 const ESTIMATE_EVERY: Duration = Duration::from_secs(2);
+/// IPVS changes are published once the requests pause this long.
+const PUBLISH_PAUSE: Duration = Duration::from_millis(1);
+/// The longest IPVS changes wait to be published while requests keep coming.
+const MAX_PUBLISH_DELAY: Duration = Duration::from_millis(50);
 /// The control thread's tick while a dataplane runs.
 const TICK: Duration = Duration::from_millis(10);
 
@@ -285,11 +295,14 @@ impl Dataplane {
             last_estimate: Instant::now(),
             reports: vec![WorkerReport::default(); usize::from(w)],
             reports_at: None,
+            applied_at: None,
             knis: Arc::new(Vec::new()),
             watcher: None,
             kni_addrs: Vec::new(),
             kni_routes: Vec::new(),
             hidden: Vec::new(),
+            ipvs_dirty: None,
+            ipvs_changed: Instant::now(),
         };
         // the exception path: a TAP per port with its MAC, and rtnetlink to follow them
         let mut knis = Vec::new();
@@ -598,8 +611,8 @@ impl Dataplane {
         }
     }
 
-    /// The workers' reports, fresh where they answered in time. One listing asks for every
-    /// service and dest in turn: reports younger than [`REPORT_REUSE`] serve them all.
+    /// The workers' reports, fresh where they answered in time; reports younger than
+    /// [`REPORT_REUSE`] are reused (requests that come together, as dpip's several).
     fn collect(&mut self) -> &[WorkerReport] {
         if self.reports_at.is_some_and(|t| t.elapsed() < REPORT_REUSE) {
             return &self.reports;
@@ -750,13 +763,30 @@ fn network(addr: IpAddr, len: u8) -> IpAddr {
 }
 
 impl crate::ipvs::Dataplane for Dataplane {
-    fn publish(&mut self, state: &IpvsState) {
-        self.rebuild_ipvs(state);
-        self.publish_all();
-        self.resolve_dests();
+    fn publish(&mut self, _state: &IpvsState) {
+        self.ipvs_dirty.get_or_insert_with(Instant::now);
+        self.ipvs_changed = Instant::now();
+    }
+
+    fn flush(&mut self, state: &IpvsState) {
+        // wait for a pause in the requests, but not for ever
+        let Some(since) = self.ipvs_dirty else { return };
+        if self.ipvs_changed.elapsed() < PUBLISH_PAUSE && since.elapsed() < MAX_PUBLISH_DELAY {
+            return;
+        }
+        if self.ipvs_dirty.take().is_some() {
+            self.rebuild_ipvs(state);
+            self.publish_all();
+            self.resolve_dests();
+        }
     }
 
     fn refresh(&mut self, state: &mut IpvsState) {
+        // requests that come together are served by one refresh
+        if self.applied_at.is_some_and(|t| t.elapsed() < REPORT_REUSE) {
+            return;
+        }
+        self.applied_at = Some(Instant::now());
         let mut totals = StatsTotals::default();
         for r in self.collect() {
             totals.add(&r.stats);
@@ -782,6 +812,7 @@ impl crate::ipvs::Dataplane for Dataplane {
     }
 
     fn tick(&mut self, state: &mut IpvsState) -> Duration {
+        crate::ipvs::Dataplane::flush(self, state);
         let learned = std::mem::take(&mut *self.shared.learned.lock().expect("learned"));
         if !learned.is_empty() {
             let now = self.now_ms();
@@ -803,7 +834,11 @@ impl crate::ipvs::Dataplane for Dataplane {
             self.refresh(state);
             self.acc.estimate(&self.translator, state);
         }
-        TICK
+        if self.ipvs_dirty.is_some() {
+            PUBLISH_PAUSE
+        } else {
+            TICK
+        }
     }
 
     fn reload(&mut self, cfg: &DataplaneConfig, state: &IpvsState) {

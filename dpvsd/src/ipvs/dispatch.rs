@@ -133,7 +133,8 @@ impl Ipvs {
             }
             // Dumps are not validated against the policy (GENL_DONT_VALIDATE_DUMP).
             let t = AttrTable::parse(g.attrs, &CMD_POLICY).ok();
-            if matches!(g.cmd, cmd::GET_SERVICE | cmd::GET_DEST) {
+            // a listing starts with the services; its dest dumps use what that brought
+            if g.cmd == cmd::GET_SERVICE {
                 self.refresh();
             }
             return Ok(Outcome::Dump(self.dump(m, g.cmd, t.as_ref())));

@@ -22,8 +22,12 @@ pub const DEFAULT_FAMILY_ID: u16 = 0x2a;
 
 /// What the IPVS control plane needs of a dataplane that forwards by its configuration.
 pub trait Dataplane {
-    /// The configuration changed: build and publish it to the workers.
+    /// The configuration changed: it is published to the workers at the next
+    /// [`Dataplane::flush`], so that a burst of requests (`ipvsadm -R`, keepalived's start)
+    /// is built once.
     fn publish(&mut self, state: &IpvsState);
+    /// Publishes the configuration if it changed since the last time.
+    fn flush(&mut self, state: &IpvsState);
     /// Brings `state`'s statistics (counters, rates) and the dests' connection counts up
     /// to date from the workers.
     fn refresh(&mut self, state: &mut IpvsState);
@@ -88,7 +92,16 @@ impl Ipvs {
     /// Attaches a dataplane and publishes the current configuration to it.
     pub fn attach(&mut self, mut dp: Box<dyn Dataplane>) {
         dp.publish(&self.state);
+        dp.flush(&self.state);
         self.dataplane = Some(dp);
+    }
+
+    /// Publishes pending configuration changes to the dataplane (the server calls it when
+    /// no request is waiting).
+    pub fn flush(&mut self) {
+        if let Some(dp) = self.dataplane.as_mut() {
+            dp.flush(&self.state);
+        }
     }
 
     /// Periodic work; how soon to call again (`None`: nothing to do).
