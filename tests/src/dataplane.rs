@@ -33,10 +33,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::netns::{
-    self, python, LbTestbed, Netns, Proc, LB_CLIENT_IF, LB_CLIENT_SIDE4,
-    LB_CLIENT_SIDE6, LB_SERVER_IF, LB_SERVER_SIDE4, LB_SERVER_SIDE6, READY_TIMEOUT, VIP4, VIP6,
+    self, python, LbTestbed, Netns, Proc, LB_CLIENT_IF, LB_CLIENT_SIDE4, LB_CLIENT_SIDE6,
+    LB_SERVER_IF, LB_SERVER_SIDE4, LB_SERVER_SIDE6, READY_TIMEOUT, VIP4, VIP6,
 };
-use crate::{dpvsd_bin, run_with_timeout, seqpacket_connect, shim_lib, TempDir, COMMAND_TIMEOUT, IPVSADM};
+use crate::{
+    dpvsd_bin, run_with_timeout, seqpacket_connect, shim_lib, TempDir, COMMAND_TIMEOUT, IPVSADM,
+};
 
 /// dpvsd's full-NAT local addresses (`sapool`) on the server side.
 pub const LADDR4: Ipv4Addr = Ipv4Addr::new(10, 90, 2, 3);
@@ -87,7 +89,11 @@ pub fn config_text(setup: &Setup, dir: &std::path::Path, prefix: &str) -> String
     let _ = writeln!(c, "log_level = \"{level}\"");
     let _ = writeln!(c, "\n[dataplane]");
     let _ = writeln!(c, "workers = {}", setup.workers);
-    let _ = writeln!(c, "masquerade_fullnat = {}", if setup.fullnat { "yes" } else { "no" });
+    let _ = writeln!(
+        c,
+        "masquerade_fullnat = {}",
+        if setup.fullnat { "yes" } else { "no" }
+    );
     let _ = writeln!(c, "idle_sleep_us = 200");
     for l in &setup.dataplane_extra {
         let _ = writeln!(c, "{l}");
@@ -148,13 +154,25 @@ impl DataplaneTestbed {
         fs::create_dir(dir.path().join("state")).expect("state dir");
         let socket = dir.path().join("ipvs.sock");
         let log = dir.path().join("dpvsd.log");
-        let mut t = DataplaneTestbed { dpvsd: None, procs: Vec::new(), tb, setup, socket, log, runs: 0, dir };
+        let mut t = DataplaneTestbed {
+            dpvsd: None,
+            procs: Vec::new(),
+            tb,
+            setup,
+            socket,
+            log,
+            runs: 0,
+            dir,
+        };
         if let Err(e) = t.prepare() {
             panic!("preparing the testbed for dpvsd: {e}");
         }
         t.start_dpvsd();
         if let Err(e) = t.warm_up() {
-            panic!("dpvsd does not answer on the testbed: {e}\ndpvsd log:\n{}", t.log_tail(40));
+            panic!(
+                "dpvsd does not answer on the testbed: {e}\ndpvsd log:\n{}",
+                t.log_tail(40)
+            );
         }
         t
     }
@@ -167,7 +185,9 @@ impl DataplaneTestbed {
         self.tb.flush_lb_addresses()?;
         lb.sysctl("net.ipv4.ip_forward", "0")?;
         lb.sysctl("net.ipv6.conf.all.forwarding", "0")?;
-        self.tb.client.exec(&["ethtool", "-K", "cl0", "tx", "off"])?;
+        self.tb
+            .client
+            .exec(&["ethtool", "-K", "cl0", "tx", "off"])?;
         for rs in &self.tb.servers {
             rs.ns.exec(&["ethtool", "-K", "eth0", "tx", "off"])?;
         }
@@ -176,7 +196,11 @@ impl DataplaneTestbed {
 
     fn write_config(&self) -> PathBuf {
         let conf = self.dir.path().join("dpvsd.conf");
-        fs::write(&conf, config_text(&self.setup, self.dir.path(), self.tb.tag())).expect("write the config");
+        fs::write(
+            &conf,
+            config_text(&self.setup, self.dir.path(), self.tb.tag()),
+        )
+        .expect("write the config");
         conf
     }
 
@@ -185,7 +209,11 @@ impl DataplaneTestbed {
         self.runs += 1;
         self.log = self.dir.path().join(format!("dpvsd.{}.log", self.runs));
         let bin = dpvsd_bin();
-        let argv = [bin.to_str().expect("utf-8 path"), "--config", conf.to_str().expect("utf-8 path")];
+        let argv = [
+            bin.to_str().expect("utf-8 path"),
+            "--config",
+            conf.to_str().expect("utf-8 path"),
+        ];
         let proc = self
             .tb
             .lb
@@ -196,7 +224,10 @@ impl DataplaneTestbed {
         loop {
             if !self.dpvsd.as_mut().is_some_and(Proc::running) {
                 let how = self.dpvsd.take().map(|mut p| p.stop()).unwrap_or_default();
-                panic!("dpvsd exited during startup ({how}); log:\n{}", self.log_tail(40));
+                panic!(
+                    "dpvsd exited during startup ({how}); log:\n{}",
+                    self.log_tail(40)
+                );
             }
             if seqpacket_connect(&self.socket).is_ok() {
                 return;
@@ -231,7 +262,12 @@ impl DataplaneTestbed {
     /// and state dir; waits for its socket (not for anything else).
     pub fn restart_dpvsd(&mut self) {
         let how = self.dpvsd.take().map(|mut p| p.stop()).unwrap_or_default();
-        assert_eq!(how, "exit status: 0", "dpvsd on SIGTERM; log:\n{}", self.log_tail(30));
+        assert_eq!(
+            how,
+            "exit status: 0",
+            "dpvsd on SIGTERM; log:\n{}",
+            self.log_tail(30)
+        );
         self.start_dpvsd();
     }
 
@@ -248,14 +284,20 @@ impl DataplaneTestbed {
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) };
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.log().matches(DONE).count() == before {
-            assert!(Instant::now() < deadline, "dpvsd did not log `{DONE}` within 5 s:\n{}", self.log_tail(20));
+            assert!(
+                Instant::now() < deadline,
+                "dpvsd did not log `{DONE}` within 5 s:\n{}",
+                self.log_tail(20)
+            );
             thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// dpvsd's log (stderr) so far.
     pub fn log(&self) -> String {
-        crate::strip_ansi(&String::from_utf8_lossy(&fs::read(&self.log).unwrap_or_default()))
+        crate::strip_ansi(&String::from_utf8_lossy(
+            &fs::read(&self.log).unwrap_or_default(),
+        ))
     }
 
     /// The last `n` lines of dpvsd's log.
@@ -353,7 +395,9 @@ impl DataplaneTestbed {
             if let Some(rest) = line.strip_prefix("  -> ") {
                 let w: Vec<&str> = rest.split_whitespace().collect();
                 if inside && w.len() == 5 {
-                    if let (Ok(weight), Ok(active), Ok(inact)) = (w[2].parse(), w[3].parse(), w[4].parse()) {
+                    if let (Ok(weight), Ok(active), Ok(inact)) =
+                        (w[2].parse(), w[3].parse(), w[4].parse())
+                    {
                         out.insert(w[0].to_string(), (w[1].to_string(), weight, active, inact));
                     }
                 }
@@ -366,7 +410,8 @@ impl DataplaneTestbed {
 
     /// CPU time dpvsd used (user + system, all threads), from `/proc/<pid>/stat`.
     pub fn dpvsd_cpu(&self) -> Duration {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.dpvsd_pid())).expect("dpvsd's /proc stat");
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.dpvsd_pid()))
+            .expect("dpvsd's /proc stat");
         let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
         let w: Vec<&str> = rest.split_whitespace().collect();
         // fields 14 and 15 (utime, stime) are the 12th and 13th after "pid (comm) "
@@ -390,7 +435,8 @@ impl DataplaneTestbed {
     /// Starts a UDP echo server on `bind:port` in every real server (`None`: all addresses).
     pub fn start_udp_echo_servers(&mut self, bind: Option<IpAddr>, port: u16) {
         for i in 0..self.tb.servers.len() {
-            let p = udp_echo_server_on(&self.tb.servers[i].ns, bind, port).unwrap_or_else(|e| panic!("{e}"));
+            let p = udp_echo_server_on(&self.tb.servers[i].ns, bind, port)
+                .unwrap_or_else(|e| panic!("{e}"));
             self.procs.push(p);
         }
     }
@@ -400,7 +446,9 @@ impl DataplaneTestbed {
     pub fn server_name(&self, addr_port: &str) -> String {
         let host = addr_port.rsplit_once(':').map_or(addr_port, |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let ip: IpAddr = host.parse().unwrap_or_else(|_| panic!("not an address: {addr_port}"));
+        let ip: IpAddr = host
+            .parse()
+            .unwrap_or_else(|_| panic!("not an address: {addr_port}"));
         self.tb
             .servers
             .iter()
@@ -413,12 +461,16 @@ impl DataplaneTestbed {
     /// ([`LbTestbed::add_return_path`]) and the VIP on `lo` (the IPv6 one too with
     /// [`Setup::ipv6`]) with `arp_ignore=1`, `arp_announce=2` (the classic LVS-DR real server).
     pub fn make_dr_servers(&self) {
-        self.tb.add_return_path().unwrap_or_else(|e| panic!("return path: {e}"));
+        self.tb
+            .add_return_path()
+            .unwrap_or_else(|e| panic!("return path: {e}"));
         for rs in &self.tb.servers {
             let ns = &rs.ns;
             for ifname in ["all", "eth0"] {
-                ns.sysctl(&format!("net.ipv4.conf.{ifname}.arp_ignore"), "1").unwrap();
-                ns.sysctl(&format!("net.ipv4.conf.{ifname}.arp_announce"), "2").unwrap();
+                ns.sysctl(&format!("net.ipv4.conf.{ifname}.arp_ignore"), "1")
+                    .unwrap();
+                ns.sysctl(&format!("net.ipv4.conf.{ifname}.arp_announce"), "2")
+                    .unwrap();
             }
             ns.add_addr("lo", &format!("{VIP4}/32")).unwrap();
             if self.setup.ipv6 {
@@ -440,16 +492,27 @@ impl DataplaneTestbed {
     /// on `lo`; reverse-path filtering is off (the inner source is reached through `eth0`, not
     /// `tun0`); plus the return path ([`LbTestbed::add_return_path`]).
     pub fn make_tun_servers(&mut self, kind: &str) {
-        self.tb.add_return_path().unwrap_or_else(|e| panic!("return path: {e}"));
+        self.tb
+            .add_return_path()
+            .unwrap_or_else(|e| panic!("return path: {e}"));
         for i in 0..self.tb.servers.len() {
             let ns = &self.tb.servers[i].ns;
-            let own = if kind == "ipip6" { self.tb.servers[i].addr6.to_string() } else { self.tb.servers[i].addr4.to_string() };
-            ns.ip(&["tuntap", "add", "dev", "tun0", "mode", "tun"]).unwrap();
-            let mut p = ns.spawn(&[python(), "-c", TUNNEL_DECAP, "tun0", kind, &own]).unwrap();
-            p.wait_for_line("ready", READY_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+            let own = if kind == "ipip6" {
+                self.tb.servers[i].addr6.to_string()
+            } else {
+                self.tb.servers[i].addr4.to_string()
+            };
+            ns.ip(&["tuntap", "add", "dev", "tun0", "mode", "tun"])
+                .unwrap();
+            let mut p = ns
+                .spawn(&[python(), "-c", TUNNEL_DECAP, "tun0", kind, &own])
+                .unwrap();
+            p.wait_for_line("ready", READY_TIMEOUT)
+                .unwrap_or_else(|e| panic!("{e}"));
             ns.link_up("tun0").unwrap();
             for ifname in ["all", "default", "tun0", "eth0"] {
-                ns.sysctl(&format!("net.ipv4.conf.{ifname}.rp_filter"), "0").unwrap();
+                ns.sysctl(&format!("net.ipv4.conf.{ifname}.rp_filter"), "0")
+                    .unwrap();
             }
             ns.add_addr("lo", &format!("{VIP4}/32")).unwrap();
             if self.setup.ipv6 {
@@ -514,7 +577,10 @@ pub struct StatsTable {
 
 impl StatsTable {
     pub fn parse(text: &str) -> StatsTable {
-        let mut t = StatsTable { text: text.to_string(), ..Default::default() };
+        let mut t = StatsTable {
+            text: text.to_string(),
+            ..Default::default()
+        };
         let mut current: Option<String> = None;
         let nums = |w: &[&str]| -> Option<Counters> {
             let n: Vec<u64> = w.iter().map(|x| x.parse().ok()).collect::<Option<_>>()?;
@@ -600,7 +666,8 @@ impl ConnEntry {
 /// ICMP echo to `addr` from `ns` (a raw-socket pinger: this machine has no `ping`); Err
 /// after 20 unanswered tries of 0.3 s.
 pub fn ping(ns: &Netns, addr: IpAddr) -> Result<(), String> {
-    ns.exec(&[python(), "-c", PING, &addr.to_string()]).map(drop)
+    ns.exec(&[python(), "-c", PING, &addr.to_string()])
+        .map(drop)
 }
 
 /// `n` HTTP GETs of `http://host:port/` from `ns`, each on a new connection (closed after the
@@ -618,11 +685,31 @@ pub fn http_gets_path(ns: &Netns, host: IpAddr, port: u16, n: usize, path: &str)
 
 /// As [`http_gets_path`]; with `server_closes`, every request says `Connection: close`, so
 /// the real server closes first and keeps the connection's TIME_WAIT (HTTP/1.0 style).
-pub fn http_gets_with(ns: &Netns, host: IpAddr, port: u16, n: usize, path: &str, server_closes: bool) -> Vec<String> {
-    let mode = if server_closes { "server-closes" } else { "client-closes" };
+pub fn http_gets_with(
+    ns: &Netns,
+    host: IpAddr,
+    port: u16,
+    n: usize,
+    path: &str,
+    server_closes: bool,
+) -> Vec<String> {
+    let mode = if server_closes {
+        "server-closes"
+    } else {
+        "client-closes"
+    };
     let out = run_within(
         ns,
-        &[python(), "-c", HTTP_GETS, &host.to_string(), &port.to_string(), &n.to_string(), path, mode],
+        &[
+            python(),
+            "-c",
+            HTTP_GETS,
+            &host.to_string(),
+            &port.to_string(),
+            &n.to_string(),
+            path,
+            mode,
+        ],
         Duration::from_secs(5 + 3 * n as u64),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -631,7 +718,13 @@ pub fn http_gets_with(ns: &Netns, host: IpAddr, port: u16, n: usize, path: &str,
 
 /// `threads` clients at once in `ns`, each making `per_thread` GETs of `http://host:port/`
 /// on new connections; every answer's body (or `ERR <what>`), in no particular order.
-pub fn http_gets_parallel(ns: &Netns, host: IpAddr, port: u16, threads: usize, per_thread: usize) -> Vec<String> {
+pub fn http_gets_parallel(
+    ns: &Netns,
+    host: IpAddr,
+    port: u16,
+    threads: usize,
+    per_thread: usize,
+) -> Vec<String> {
     let out = run_within(
         ns,
         &[
@@ -655,7 +748,14 @@ pub fn http_gets_parallel(ns: &Netns, host: IpAddr, port: u16, threads: usize, p
 pub fn transfer(ns: &Netns, host: IpAddr, port: u16, size: usize) -> Result<(), String> {
     let out = run_within(
         ns,
-        &[python(), "-c", TRANSFER, &host.to_string(), &port.to_string(), &size.to_string()],
+        &[
+            python(),
+            "-c",
+            TRANSFER,
+            &host.to_string(),
+            &port.to_string(),
+            &size.to_string(),
+        ],
         Duration::from_secs(30),
     )?;
     if out == "down ok\nup ok\n" {
@@ -671,7 +771,15 @@ pub fn transfer(ns: &Netns, host: IpAddr, port: u16, size: usize) -> Result<(), 
 pub fn same_port_gets(ns: &Netns, host: IpAddr, port: u16, n: usize, sport: u16) -> Vec<String> {
     let out = run_within(
         ns,
-        &[python(), "-c", SAME_PORT_GETS, &host.to_string(), &port.to_string(), &n.to_string(), &sport.to_string()],
+        &[
+            python(),
+            "-c",
+            SAME_PORT_GETS,
+            &host.to_string(),
+            &port.to_string(),
+            &n.to_string(),
+            &sport.to_string(),
+        ],
         Duration::from_secs(5 + 4 * n as u64),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -681,10 +789,20 @@ pub fn same_port_gets(ns: &Netns, host: IpAddr, port: u16, n: usize, sport: u16)
 /// One datagram from `ns` to `host:port` on a connected socket: `answered`, `refused` (an
 /// ICMP port unreachable came back and reached the socket) or `timeout` (3 s).
 pub fn udp_probe(ns: &Netns, host: IpAddr, port: u16) -> String {
-    run_within(ns, &[python(), "-c", UDP_REFUSED, &host.to_string(), &port.to_string()], Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .trim()
-        .to_string()
+    run_within(
+        ns,
+        &[
+            python(),
+            "-c",
+            UDP_REFUSED,
+            &host.to_string(),
+            &port.to_string(),
+        ],
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .trim()
+    .to_string()
 }
 
 /// What [`udp_exchange`] saw.
@@ -702,7 +820,14 @@ pub struct UdpReport {
 /// differ) each send `per_socket` datagrams of `size` payload bytes to `host:port`, one at a
 /// time, waiting up to 2 s for each echo (no retry: a loss shows). A connected socket only
 /// takes answers from `host:port`, so an echo from any other source counts as lost.
-pub fn udp_exchange(ns: &Netns, host: IpAddr, port: u16, sockets: usize, per_socket: usize, size: usize) -> UdpReport {
+pub fn udp_exchange(
+    ns: &Netns,
+    host: IpAddr,
+    port: u16,
+    sockets: usize,
+    per_socket: usize,
+    size: usize,
+) -> UdpReport {
     udp_exchange_paced(ns, host, port, sockets, per_socket, size, Duration::ZERO)
 }
 
@@ -767,7 +892,12 @@ pub fn run_within(ns: &Netns, argv: &[&str], limit: Duration) -> Result<String, 
 /// A client in `ns` holding one keep-alive HTTP/1.1 connection to `host:port`: it sends a
 /// GET at once and prints `first <body>`, then waits for the file `go` to exist and sends a
 /// second GET on the same connection, printing `second <body>` (or fails).
-pub fn keepalive_client(ns: &Netns, host: IpAddr, port: u16, go: &std::path::Path) -> Result<Proc, String> {
+pub fn keepalive_client(
+    ns: &Netns,
+    host: IpAddr,
+    port: u16,
+    go: &std::path::Path,
+) -> Result<Proc, String> {
     ns.spawn(&[
         python(),
         "-c",

@@ -278,7 +278,11 @@ impl Netns {
             .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.name]).args(argv);
-        Proc::spawn_with_stderr(cmd, format!("{} in {}", argv.join(" "), self.name), Some(file))
+        Proc::spawn_with_stderr(
+            cmd,
+            format!("{} in {}", argv.join(" "), self.name),
+            Some(file),
+        )
     }
 
     /// `sysctl -w key=value` inside the namespace.
@@ -510,7 +514,10 @@ impl Proc {
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = self.stop();
-                Err(format!("{} exited ({status}) without another line", self.what))
+                Err(format!(
+                    "{} exited ({status}) without another line",
+                    self.what
+                ))
             }
         }
     }
@@ -761,7 +768,8 @@ impl LbTestbed {
         }
         sw.add_route(&format!("{CLIENT_NET4}/24"), RETURN_CLIENT4.into())?;
         for rs in &self.servers {
-            rs.ns.add_route(&format!("{CLIENT_NET4}/24"), SWITCH_GW4.into())?;
+            rs.ns
+                .add_route(&format!("{CLIENT_NET4}/24"), SWITCH_GW4.into())?;
         }
         // the same for IPv6: fd00:90:2::fe on the bridge, fd00:90:4::1 / ::2 on the link
         sw.add_addr("br0", &format!("{SWITCH_GW6}/64"))?;
@@ -770,7 +778,8 @@ impl LbTestbed {
         sw.sysctl("net.ipv6.conf.all.forwarding", "1")?;
         sw.add_route(&format!("{CLIENT_NET6}/64"), RETURN_CLIENT6.into())?;
         for rs in &self.servers {
-            rs.ns.add_route(&format!("{CLIENT_NET6}/64"), SWITCH_GW6.into())?;
+            rs.ns
+                .add_route(&format!("{CLIENT_NET6}/64"), SWITCH_GW6.into())?;
         }
         Ok(())
     }
