@@ -27,10 +27,11 @@
 //! 4. **Transmit** with the connection's method ([`xmit::transmit`]): NAT, DR, tunnel (the
 //!    encapsulation of [`PipelineConfig::tunnel`]) or full-NAT, towards the next hop the
 //!    caller's [`Router`] gives for the real server (in) or the client (out). The common case,
-//!    NAT or full-NAT of an untagged option-less IPv4 TCP/UDP frame, goes to the transforms'
-//!    rewrite with the fixed-offset parse already done (`xmit::translate_parsed`): no second
-//!    parse, and one implementation of the rewrite (a property test checks that the result
-//!    is what [`xmit::nat::xmit`] / [`xmit::fullnat::xmit`] give).
+//!    NAT or full-NAT of an untagged option-less IPv4 TCP/UDP frame, is rewritten here
+//!    without parsing the frame a second time; the result is byte for byte what
+//!    [`xmit::nat::xmit`] / [`xmit::fullnat::xmit`] give (a property test compares them), and
+//!    whatever that rewrite does not take (MTU, TTL, MSS clamping of SYNs) goes to the
+//!    transforms.
 //!
 //! Every verdict is counted ([`PipelineCounters`]): drops decided by the connection layer in
 //! the worker's [`DropCounters`](crate::drop::DropCounters), the transforms' and the parser's
@@ -435,9 +436,11 @@ impl Pipeline {
             len: p.ip_len as u32,
         };
         let ttl_expires = self.cfg.ttl == TtlPolicy::Decrement && p.ttl <= 1;
-        // the common frame goes to the transforms' rewrite without a second parse
+        // the in-module rewrite for the common frame (see `nat4_fast`)
         let fast = match upper {
-            L4::Ports { .. } if fast => Some(p),
+            L4::Ports { flags, .. } if fast && (self.cfg.mss_clamp.is_none() || !flags.syn()) => {
+                Some(p)
+            }
             _ => None,
         };
         match upper {
@@ -582,20 +585,9 @@ impl Pipeline {
         R: Router + ?Sized,
     {
         let conn = self.worker.table().get(c);
-        let (flow, fwd) = (flow_of(conn), conn.fwd());
         if let Some(p) = fast {
-            // NAT / full-NAT of a TCP/UDP frame `parse_fast` read: the transforms' own
-            // rewrite from that parse, when the real server is of the packet's family
-            let t = match fwd {
-                FwdMethod::Masq => Some(xmit::nat::translation(&flow, dir)),
-                FwdMethod::FullNat => xmit::fullnat::translation(&flow, dir),
-                _ => None,
-            };
-            if let Some(t) = t.filter(|_| !conn.dest_is_v6()) {
-                let Some(hop) = router.route(match dir {
-                    Direction::In => flow.real.addr,
-                    Direction::Out => flow.client.addr,
-                }) else {
+            if let Some((src, dst, to)) = fast_translation(conn, dir) {
+                let Some(hop) = router.route(to) else {
                     return Verdict::Drop(PacketDrop::NoRoute);
                 };
                 let egress = Egress {
@@ -604,21 +596,15 @@ impl Pipeline {
                     mtu: hop.mtu,
                     ttl: self.cfg.ttl,
                 };
-                let kind = if p.proto.0 == IPPROTO_TCP {
-                    xmit::Upper::Tcp
-                } else {
-                    xmit::Upper::Udp
-                };
-                let frame = buf.data_mut();
-                return match xmit::translate_parsed(frame, &p, kind, &t, &egress, self.cfg.mss_clamp) {
-                    Ok(f) => Verdict::Forward {
+                if let Some(len) = nat4_fast(buf.data_mut(), &p, src, dst, &egress) {
+                    return Verdict::Forward {
                         port: hop.port,
-                        len: f.len,
-                    },
-                    Err(e) => Verdict::Drop(PacketDrop::Xmit(e)),
-                };
+                        len,
+                    };
+                }
             }
         }
+        let (flow, fwd) = (flow_of(conn), conn.fwd());
         self.transmit(fwd, &flow, dir, buf, router)
     }
 
@@ -697,6 +683,99 @@ impl Pipeline {
             Err(e) => Verdict::Drop(PacketDrop::Xmit(e)),
         }
     }
+}
+
+type Rewrite4 = Option<(Ipv4Addr, u16)>;
+
+/// The IPv4 NAT or full-NAT rewrite of a connection in direction `dir`: the new source, the
+/// new destination, and where to route; `None` when [`nat4_fast`] does not apply (another
+/// method or family, a full-NAT connection without a local address).
+#[inline]
+fn fast_translation(conn: &Conn, dir: Direction) -> Option<(Rewrite4, Rewrite4, IpAddr)> {
+    if conn.is_v6() || conn.dest_is_v6() {
+        return None;
+    }
+    let v4 = |a: IpAddr, port: u16| match a {
+        IpAddr::V4(a) => Some((a, port)),
+        IpAddr::V6(_) => None,
+    };
+    let client = v4(conn.caddr(), conn.cport())?;
+    let vip = v4(conn.vaddr(), conn.vport())?;
+    let real = v4(conn.daddr(), conn.dport())?;
+    let to = |e: (Ipv4Addr, u16)| IpAddr::V4(e.0);
+    Some(match (conn.fwd(), dir) {
+        (FwdMethod::Masq, Direction::In) => (None, Some(real), to(real)),
+        (FwdMethod::Masq, Direction::Out) => (Some(vip), None, to(client)),
+        (FwdMethod::FullNat, Direction::In) => {
+            let (a, p) = conn.laddr()?;
+            (Some(v4(a, p)?), Some(real), to(real))
+        }
+        (FwdMethod::FullNat, Direction::Out) => {
+            conn.laddr()?;
+            (Some(vip), Some(client), to(client))
+        }
+        _ => return None,
+    })
+}
+
+/// NAT / full-NAT of an untagged option-less IPv4 TCP or UDP frame that [`parse_fast`] and
+/// the upper-layer check accepted: the same rewrite as [`xmit::nat::xmit`] and
+/// [`xmit::fullnat::xmit`] (byte for byte: a property test compares them), without parsing
+/// the frame again or building a [`Flow`]. `None`, frame untouched, for what it leaves to the
+/// transforms: a packet longer than the MTU, a TTL that would expire.
+#[inline]
+fn nat4_fast(
+    frame: &mut [u8],
+    p: &xmit::Parsed,
+    src: Rewrite4,
+    dst: Rewrite4,
+    egress: &Egress,
+) -> Option<usize> {
+    let decrement = egress.ttl == TtlPolicy::Decrement;
+    if p.ip_len > usize::from(egress.mtu) || (decrement && p.ttl <= 1) {
+        return None;
+    }
+    let len = frame.len();
+    frame[0..6].copy_from_slice(&egress.dst_mac.0);
+    frame[6..12].copy_from_slice(&egress.src_mac.0);
+    let (ip, l4) = frame[14..14 + p.ip_len].split_at_mut(20);
+    let be16 = |b: &[u8], at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
+    let be32 = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let mut ipd = xmit::Delta::default();
+    let mut l4d = xmit::Delta::default();
+    if decrement {
+        let (ttl, proto) = (ip[8], ip[9]);
+        ipd.u16(
+            u16::from_be_bytes([ttl, proto]),
+            u16::from_be_bytes([ttl - 1, proto]),
+        );
+        ip[8] = ttl - 1;
+    }
+    for (e, addr_at, port_at) in [(src, 12, 0), (dst, 16, 2)] {
+        if let Some((a, port)) = e {
+            let (old, new) = (be32(ip, addr_at), u32::from(a));
+            ipd.u32(old, new);
+            l4d.u32(old, new);
+            ip[addr_at..addr_at + 4].copy_from_slice(&a.octets());
+            l4d.u16(be16(l4, port_at), port);
+            l4[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
+        }
+    }
+    let c = ipd.apply(be16(ip, 10));
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let csum_at = if p.proto.0 == IPPROTO_TCP { 16 } else { 6 };
+    let old = be16(l4, csum_at);
+    let c = match (p.proto.0, old) {
+        // an IPv4 UDP datagram without a checksum stays without one
+        (IPPROTO_UDP, 0) => 0,
+        (IPPROTO_UDP, _) => match l4d.apply(old) {
+            0 => 0xffff,
+            c => c,
+        },
+        _ => l4d.apply(old),
+    };
+    l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
+    Some(len)
 }
 
 /// The addressing of a connection for the transforms.
