@@ -524,85 +524,77 @@ impl Worker {
             svc.is_none()
                 || svc == snap.find(pkt.v6, pkt.fwmark, pkt.protocol, pkt.daddr, pkt.dport)
         );
-        let r = self.process_in_inner(snap, pkt, svc, now_ms, hooks);
+        // the drop reason is counted once, whichever step refused the packet
+        let r = (|| -> Result<InVerdict, DropReason> {
+            let proto =
+                Protocol::from_number(pkt.protocol).ok_or(DropReason::UnsupportedProtocol)?;
+            let set = &snap.settings;
+            let (mut cp, in_bucket) = self.table.settle_lookup_in(&pkt.key());
+            let mut loc = None;
+            if let Some(c) = cp {
+                let conn = self.table.get(c);
+                loc = snap.dest_loc(conn.dest());
+                let is_new = proto == Protocol::Tcp && pkt.tcp_flags.syn();
+                if set.conn_reuse_mode != 0 && is_new {
+                    let quiescent = set.expire_nodest_conn
+                        && loc.is_some_and(|(s, d)| snap.service(s).dests[d as usize].weight == 0);
+                    if quiescent || is_new_conn_expected(conn, set.conn_reuse_mode) {
+                        if conn.n_control() == 0 {
+                            self.free_conn(snap, c, false, now_ms, hooks);
+                        }
+                        cp = None;
+                    }
+                }
+            }
+            if cp.is_some() {
+                let available =
+                    loc.is_some_and(|(s, d)| snap.service(s).dests[d as usize].is_available());
+                if !available {
+                    if !set.expire_nodest_conn {
+                        return Err(DropReason::DestUnavailable);
+                    }
+                    if let Some(c) = cp.take() {
+                        self.free_conn(snap, c, false, now_ms, hooks);
+                    }
+                }
+            }
+            let c = match cp {
+                Some(c) => c,
+                None => {
+                    let svc = match svc {
+                        Some(s) => s,
+                        None => snap
+                            .find(pkt.v6, pkt.fwmark, pkt.protocol, pkt.daddr, pkt.dport)
+                            .ok_or(DropReason::NoService)?,
+                    };
+                    if proto == Protocol::Tcp
+                        && (pkt.tcp_flags.rst() || !(set.sloppy_tcp || pkt.tcp_flags.syn()))
+                    {
+                        return Err(DropReason::NotSyn);
+                    }
+                    match self.schedule_inner(snap, svc, pkt, Some(in_bucket), now_ms, hooks)? {
+                        Scheduled::Conn(c) => {
+                            loc = snap.dest_loc(self.table.get(c).dest());
+                            c
+                        }
+                        Scheduled::OnePacket(op) => {
+                            let st = &mut self.svcs[op.svc as usize];
+                            st.stats.count_in(pkt.len);
+                            st.dest_stats[op.dest as usize].count_in(pkt.len);
+                            return Ok(Scheduled::OnePacket(op));
+                        }
+                    }
+                }
+            };
+            self.count_traffic(loc, pkt.len, Direction::Input);
+            self.apply_transition(snap, c, loc, proto, Direction::Input, pkt.tcp_flags);
+            self.table.arm(c, now_ms);
+            Ok(Scheduled::Conn(c))
+        })();
         if let Err(e) = r {
             self.drops.count(e);
         }
         r
-    }
-
-    #[inline]
-    fn process_in_inner<H: ConnHooks>(
-        &mut self,
-        snap: &Snapshot,
-        pkt: &Packet,
-        svc: Option<u32>,
-        now_ms: u64,
-        hooks: &mut H,
-    ) -> Result<InVerdict, DropReason> {
-        let proto = Protocol::from_number(pkt.protocol).ok_or(DropReason::UnsupportedProtocol)?;
-        let set = &snap.settings;
-        let (mut cp, in_bucket) = self.table.settle_lookup_in(&pkt.key());
-        let mut loc = None;
-        if let Some(c) = cp {
-            let conn = self.table.get(c);
-            loc = snap.dest_loc(conn.dest());
-            let is_new = proto == Protocol::Tcp && pkt.tcp_flags.syn();
-            if set.conn_reuse_mode != 0 && is_new {
-                let quiescent = set.expire_nodest_conn
-                    && loc.is_some_and(|(s, d)| snap.service(s).dests[d as usize].weight == 0);
-                if quiescent || is_new_conn_expected(conn, set.conn_reuse_mode) {
-                    if conn.n_control() == 0 {
-                        self.free_conn(snap, c, false, now_ms, hooks);
-                    }
-                    cp = None;
-                }
-            }
-        }
-        if cp.is_some() {
-            let available =
-                loc.is_some_and(|(s, d)| snap.service(s).dests[d as usize].is_available());
-            if !available {
-                if !set.expire_nodest_conn {
-                    return Err(DropReason::DestUnavailable);
-                }
-                if let Some(c) = cp.take() {
-                    self.free_conn(snap, c, false, now_ms, hooks);
-                }
-            }
-        }
-        let c = match cp {
-            Some(c) => c,
-            None => {
-                let svc = match svc {
-                    Some(s) => s,
-                    None => snap
-                        .find(pkt.v6, pkt.fwmark, pkt.protocol, pkt.daddr, pkt.dport)
-                        .ok_or(DropReason::NoService)?,
-                };
-                if proto == Protocol::Tcp
-                    && (pkt.tcp_flags.rst() || !(set.sloppy_tcp || pkt.tcp_flags.syn()))
-                {
-                    return Err(DropReason::NotSyn);
-                }
-                match self.schedule_inner(snap, svc, pkt, Some(in_bucket), now_ms, hooks)? {
-                    Scheduled::Conn(c) => {
-                        loc = snap.dest_loc(self.table.get(c).dest());
-                        c
-                    }
-                    Scheduled::OnePacket(op) => {
-                        let st = &mut self.svcs[op.svc as usize];
-                        st.stats.count_in(pkt.len);
-                        st.dest_stats[op.dest as usize].count_in(pkt.len);
-                        return Ok(Scheduled::OnePacket(op));
-                    }
-                }
-            }
-        };
-        self.count_traffic(loc, pkt.len, Direction::Input);
-        self.apply_transition(snap, c, loc, proto, Direction::Input, pkt.tcp_flags);
-        self.table.arm(c, now_ms);
-        Ok(Scheduled::Conn(c))
     }
 
     /// `ip_vs_out_hook` for a packet from a real server: the connection whose out key the
@@ -826,83 +818,64 @@ impl Worker {
         let svc = snap.service(svc_idx);
         let dest = &svc.dests[d];
         let dc = &svc.dest_conf[d];
-        if one_packet {
-            // NAT, full-NAT: an entry for the reply (see `OnePacket`), with a local port
-            let conn = if dc.fwd.sees_output() {
-                if self.table.len() >= self.table.capacity() {
-                    return Err(DropReason::ConnTableFull);
-                }
-                let laddr = if dc.fwd == FwdMethod::FullNat {
-                    let (a, p) = hooks.local_addr(svc, d).ok_or(DropReason::NoLocalAddress)?;
-                    Some((addr::to_bits(a).0, p))
-                } else {
-                    None
-                };
-                let (daddr, dest_v6) = addr::to_bits(dest.addr);
-                Some(self.table.insert(
-                    &NewConn {
-                        key: pkt.key(),
-                        daddr,
-                        dest_v6,
-                        dport,
-                        laddr,
-                        fwd: dc.fwd,
-                        dest: dc.id,
-                        template: false,
-                        timeout_ms: self.one_packet_timeout_ms,
-                        control: None,
-                        one_packet: true,
-                    },
-                    now_ms,
-                )?)
+        // a one-packet datagram is stored only for its reply (NAT, full-NAT: see
+        // `OnePacket`), never in the in index nor under a template
+        let conn = if !one_packet || dc.fwd.sees_output() {
+            if one_packet && self.table.len() >= self.table.capacity() {
+                return Err(DropReason::ConnTableFull);
+            }
+            let laddr = if dc.fwd == FwdMethod::FullNat {
+                let (a, p) = hooks.local_addr(svc, d).ok_or(DropReason::NoLocalAddress)?;
+                Some((addr::to_bits(a).0, p))
             } else {
                 None
             };
+            let (daddr, dest_v6) = addr::to_bits(dest.addr);
+            let (timeout_ms, control) = if one_packet {
+                (self.one_packet_timeout_ms, None)
+            } else {
+                (proto::INITIAL_TIMEOUT_MS, control)
+            };
+            Some(self.table.insert_in_bucket(
+                &NewConn {
+                    key: pkt.key(),
+                    daddr,
+                    dest_v6,
+                    dport,
+                    laddr,
+                    fwd: dc.fwd,
+                    dest: dc.id,
+                    template: false,
+                    timeout_ms,
+                    control,
+                    one_packet,
+                },
+                now_ms,
+                in_bucket.filter(|_| !one_packet),
+            )?)
+        } else {
+            None
+        };
+        let st = &mut self.svcs[svc_idx as usize];
+        st.counters[d].bind(ConnKind::Inactive, dc.thresholds);
+        if one_packet {
             // bound and unbound at once in the kernel: the statistics remain, and so may the
             // overload flag (set at bind, cleared at unbind only below the lower mark)
-            let st = &mut self.svcs[svc_idx as usize];
-            st.counters[d].bind(ConnKind::Inactive, dc.thresholds);
             st.counters[d].unbind(ConnKind::Inactive, dc.thresholds);
-            st.stats.conns += 1;
-            st.dest_stats[d].conns += 1;
-            return Ok(Scheduled::OnePacket(OnePacket {
+        }
+        st.stats.conns += 1;
+        st.dest_stats[d].conns += 1;
+        Ok(match conn {
+            Some(c) if !one_packet => Scheduled::Conn(c),
+            _ => Scheduled::OnePacket(OnePacket {
                 svc: svc_idx,
                 dest: d as u32,
                 daddr: dest.addr,
                 dport,
                 fwd: dc.fwd,
                 conn,
-            }));
-        }
-        let laddr = if dc.fwd == FwdMethod::FullNat {
-            let (a, p) = hooks.local_addr(svc, d).ok_or(DropReason::NoLocalAddress)?;
-            Some((addr::to_bits(a).0, p))
-        } else {
-            None
-        };
-        let (daddr, dest_v6) = addr::to_bits(dest.addr);
-        let c = self.table.insert_in_bucket(
-            &NewConn {
-                key: pkt.key(),
-                daddr,
-                dest_v6,
-                dport,
-                laddr,
-                fwd: dc.fwd,
-                dest: dc.id,
-                template: false,
-                timeout_ms: proto::INITIAL_TIMEOUT_MS,
-                control,
-                one_packet: false,
-            },
-            now_ms,
-            in_bucket,
-        )?;
-        let st = &mut self.svcs[svc_idx as usize];
-        st.counters[d].bind(ConnKind::Inactive, dc.thresholds);
-        st.stats.conns += 1;
-        st.dest_stats[d].conns += 1;
-        Ok(Scheduled::Conn(c))
+            }),
+        })
     }
 
     #[inline]
