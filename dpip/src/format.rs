@@ -54,7 +54,7 @@ fn operstate(l: &Link) -> &'static str {
     }
 }
 
-fn link_head_text(out: &mut String, l: &Link, mode: bool) {
+fn link_head_text(out: &mut String, l: &Link, mode: bool, ether: bool) {
     let _ = writeln!(
         out,
         "{}: {}: <{}> mtu {} state {}{}",
@@ -65,7 +65,9 @@ fn link_head_text(out: &mut String, l: &Link, mode: bool) {
         operstate(l),
         if mode { " mode DEFAULT" } else { "" }
     );
-    let _ = writeln!(out, "    link/ether {} brd ff:ff:ff:ff:ff:ff", mac(&l.mac));
+    if ether {
+        let _ = writeln!(out, "    link/ether {} brd ff:ff:ff:ff:ff:ff", mac(&l.mac));
+    }
 }
 
 /// iproute2's `print_stats64` at one `-s`: columns as wide as their widest number.
@@ -112,7 +114,7 @@ fn link_stats_text(out: &mut String, l: &Link) {
     row(out, tx);
 }
 
-fn link_head_json(j: &mut Json, l: &Link, mode: bool) {
+fn link_head_json(j: &mut Json, l: &Link, mode: bool, ether: bool) {
     j.kv_uint("ifindex", u64::from(l.index));
     j.kv_str("ifname", &l.name);
     j.kv_strings("flags", &link_flags(l));
@@ -121,9 +123,11 @@ fn link_head_json(j: &mut Json, l: &Link, mode: bool) {
     if mode {
         j.kv_str("linkmode", "DEFAULT");
     }
-    j.kv_str("link_type", "ether");
-    j.kv_str("address", &mac(&l.mac));
-    j.kv_str("broadcast", "ff:ff:ff:ff:ff:ff");
+    if ether {
+        j.kv_str("link_type", "ether");
+        j.kv_str("address", &mac(&l.mac));
+        j.kv_str("broadcast", "ff:ff:ff:ff:ff:ff");
+    }
 }
 
 fn link_stats_json(j: &mut Json, l: &Link) {
@@ -169,7 +173,7 @@ pub fn links(links: &[Link], st: Style) -> String {
         j.start_array();
         for l in links {
             j.start_object();
-            link_head_json(&mut j, l, true);
+            link_head_json(&mut j, l, true, true);
             if st.stats > 0 {
                 link_stats_json(&mut j, l);
             }
@@ -180,7 +184,7 @@ pub fn links(links: &[Link], st: Style) -> String {
     }
     let mut out = String::new();
     for l in links {
-        link_head_text(&mut out, l, true);
+        link_head_text(&mut out, l, true, true);
         if st.stats > 0 {
             link_stats_text(&mut out, l);
         }
@@ -207,15 +211,15 @@ fn scope_name(s: u8) -> String {
     }
 }
 
-/// `dpip addr show`: every link with its addresses (links without one included, as ip
-/// does, unless `only_with` names a device).
-pub fn addrs(links: &[Link], addrs: &[Addr], st: Style) -> String {
+/// `dpip addr show`: every link with its addresses. `family_only` (-4 or -6): as ip, no
+/// link-layer line (the caller passes only the links with an address of that family).
+pub fn addrs(links: &[Link], addrs: &[Addr], st: Style, family_only: bool) -> String {
     if st.json {
         let mut j = Json::new(st.pretty);
         j.start_array();
         for l in links {
             j.start_object();
-            link_head_json(&mut j, l, false);
+            link_head_json(&mut j, l, false, !family_only);
             j.name("addr_info");
             j.start_array();
             for a in addrs.iter().filter(|a| a.index == l.index) {
@@ -242,7 +246,7 @@ pub fn addrs(links: &[Link], addrs: &[Addr], st: Style) -> String {
     }
     let mut out = String::new();
     for l in links {
-        link_head_text(&mut out, l, false);
+        link_head_text(&mut out, l, false, !family_only);
         for a in addrs.iter().filter(|a| a.index == l.index) {
             let _ = write!(out, "    {} {}/{} scope {} ", family_name(a.addr), a.addr, a.len, scope_name(a.scope));
             if a.sapool {
@@ -495,10 +499,16 @@ mod tests {
             Addr { index: 3, addr: a("fd00:90::1"), len: 64, scope: 0, sapool: false },
         ];
         assert_eq!(
-            addrs(&l, &ad, Style::default()),
+            addrs(&l, &ad, Style::default(), false),
             "3: d0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    link/ether f6:d1:b3:d6:2e:0b brd ff:ff:ff:ff:ff:ff\n    inet 10.90.1.1/24 scope global d0\n       valid_lft forever preferred_lft forever\n    inet 10.90.2.3/24 scope global sapool d0\n       valid_lft forever preferred_lft forever\n    inet6 fd00:90::1/64 scope global \n       valid_lft forever preferred_lft forever\n"
         );
-        let j = addrs(&l, &ad[..2], Style { json: true, pretty: true, ..Style::default() });
+        // `ip -4 addr show dev d0`, iproute2 6.1 (less qdisc, group, qlen)
+        assert_eq!(
+            addrs(&l, &ad[..1], Style::default(), true),
+            "3: d0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP\n    inet 10.90.1.1/24 scope global d0\n       valid_lft forever preferred_lft forever\n"
+        );
+        assert!(addrs(&l, &ad[..1], Style { json: true, ..Style::default() }, true).starts_with("[{\"ifindex\":3,\"ifname\":\"d0\",\"flags\":[\"BROADCAST\",\"MULTICAST\",\"UP\",\"LOWER_UP\"],\"mtu\":1500,\"operstate\":\"UP\",\"addr_info\":[{"));
+        let j = addrs(&l, &ad[..2], Style { json: true, pretty: true, ..Style::default() }, false);
         assert!(j.contains("        \"addr_info\": [ {\n                \"family\": \"inet\",\n                \"local\": \"10.90.1.1\",\n                \"prefixlen\": 24,\n                \"scope\": \"global\",\n                \"label\": \"d0\",\n                \"valid_life_time\": 4294967295,\n                \"preferred_life_time\": 4294967295\n            },{\n"), "{j}");
         assert!(j.contains("\"scope\": \"global\",\n                \"sapool\": true,\n                \"label\": \"d0\""), "{j}");
     }

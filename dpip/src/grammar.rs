@@ -66,7 +66,8 @@ pub const SYNTAX: &[Command] = &[
         aliases: &["list", "lst", "ls"],
         args: &[pos("DEV", false, "only this port"), DEV_OPT],
         help: "Lists the ports: index, name, flags, MTU, state, MAC address. With -s, each port's \
-               counters as the driver reports them (RX and TX bytes, packets, errors, drops, missed).",
+               counters as the driver reports them (RX and TX bytes, packets, errors, drops, missed); \
+               per-queue counters are not available (dpvsd reads the port's totals).",
     },
     Command {
         object: "link",

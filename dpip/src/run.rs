@@ -394,7 +394,7 @@ pub fn execute(c: &mut Client, o: &Options, action: &Action) -> Result<String, F
                 .collect();
             // with -4 or -6, as ip: only the ports that have an address of that family
             let ls: Vec<Link> = ls.into_iter().filter(|l| o.v6.is_none() || addrs.iter().any(|a| a.index == l.index)).collect();
-            format::addrs(&ls, &addrs, st)
+            format::addrs(&ls, &addrs, st, o.v6.is_some())
         }
         Action::AddrAdd { dev, addr } => {
             let index = index_of(&links, &format!("addr {}/{}", addr.addr, addr.len), dev)?;
