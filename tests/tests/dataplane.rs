@@ -906,7 +906,7 @@ fn two_workers_nat_tcp_and_udp() {
 }
 
 #[test]
-fn wrr_weights_and_persistence() {
+fn wrr_persistence_threshold_and_port_mapping() {
     if skip() {
         return;
     }
@@ -976,6 +976,61 @@ fn wrr_weights_and_persistence() {
         templates[0].source.starts_with(&format!("{CLIENT4}:")),
         "{conns:#?}"
     );
+    // an upper connection threshold (-x 1): once its dest has a connection (in any state:
+    // the kernel counts active and inactive), round-robin passes it by. The service is on a
+    // second VIP that is no address of dpvsd's: a VIP needs only its service
+    let vip2: IpAddr = "10.90.0.101".parse().unwrap();
+    let xsvc = ap(vip2, HTTP_PORT);
+    t.ipvsadm(&["-A", "-t", &xsvc, "-s", "rr"]);
+    t.ipvsadm(&[
+        "-a",
+        "-t",
+        &xsvc,
+        "-r",
+        &dest_of(&t, "rs0", vip2, HTTP_PORT),
+        "-m",
+    ]);
+    t.ipvsadm(&[
+        "-a",
+        "-t",
+        &xsvc,
+        "-r",
+        &dest_of(&t, "rs1", vip2, HTTP_PORT),
+        "-m",
+        "-x",
+        "1",
+    ]);
+    let got = http_gets(&t.tb.client, vip2, HTTP_PORT, 5);
+    let want: Vec<String> = ["rs1", "rs0", "rs0", "rs0", "rs0"]
+        .iter()
+        .map(|n| body(n, LADDR4.into()))
+        .collect();
+    assert_eq!(
+        got, want,
+        "rr with rs1 limited to 1 connection (-x 1), rs1 added last"
+    );
+    let table = t.dest_table(&xsvc);
+    assert_eq!(table.values().map(|d| d.3).sum::<u64>(), 5, "{table:?}");
+
+    // port mapping (NAT and full-NAT may change the port): VIP:8088 to the servers' 8080
+    let msvc = ap(VIP4.into(), 8088);
+    t.ipvsadm(&["-A", "-t", &msvc, "-s", "rr"]);
+    for name in ["rs0", "rs1"] {
+        t.ipvsadm(&[
+            "-a",
+            "-t",
+            &msvc,
+            "-r",
+            &dest_of(&t, name, VIP4.into(), 8080),
+            "-m",
+        ]);
+    }
+    let got = http_gets(&t.tb.client, VIP4.into(), 8088, 4);
+    let want: Vec<String> = ["rs1", "rs0", "rs1", "rs0"]
+        .iter()
+        .map(|n| body(n, LADDR4.into()))
+        .collect();
+    assert_eq!(got, want, "{msvc} mapped to port 8080 of the real servers");
 }
 
 #[test]
