@@ -531,6 +531,21 @@ impl LbNode {
         self.addrs("dpdk0.kni").iter().any(|a| a.starts_with(&format!("{VIP}/")))
     }
 
+    /// dpvsd's counters (`dpip stats show`, drop reasons included), when a dpip binary is
+    /// there (`target/debug/dpip`); for reports.
+    pub fn dpip_stats(&self) -> String {
+        let dpip = crate::bin_dir().join("dpip");
+        if !dpip.exists() {
+            return "(no dpip binary)".into();
+        }
+        let mut cmd = Command::new(dpip);
+        cmd.arg("--socket").arg(self.dir.join("dpip.sock")).args(["stats", "show"]);
+        match run_with_timeout(cmd, None, COMMAND_TIMEOUT) {
+            Ok(o) => format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+            Err(e) => e,
+        }
+    }
+
     /// The MAC address of the client-side port (`lb-c`; `dpdk0.kni` carries the same).
     pub fn client_side_mac(&self) -> String {
         link_mac(&self.ns, "lb-c")
@@ -778,6 +793,9 @@ pub struct Sample {
     pub server: String,
     /// The address the real server saw the request come from: the LB's sapool address.
     pub peer: String,
+    /// The MAC address the client's ARP table had for the VIP when the request started
+    /// (lower case; empty when there was no complete entry): which LB the request went to.
+    pub mac: String,
 }
 
 /// The client loop's record.
@@ -816,6 +834,7 @@ impl Samples {
                         ok: w[2] == "ok",
                         server: w[3].to_string(),
                         peer: w[4].to_string(),
+                        mac: w.get(6).filter(|m| m.contains(':')).map_or(String::new(), |m| m.to_lowercase()),
                     })
                 })
                 .collect(),
@@ -825,6 +844,17 @@ impl Samples {
     /// Requests started at or after `t`.
     pub fn since(&self, t: f64) -> impl Iterator<Item = &Sample> {
         self.0.iter().filter(move |s| s.start >= t)
+    }
+
+    /// Failed requests started at or after `t` that the client sent to `mac` (its ARP entry
+    /// for the VIP when they started).
+    pub fn failed_to(&self, t: f64, mac: &str) -> Vec<&Sample> {
+        self.failed_to_between(t, f64::INFINITY, mac)
+    }
+
+    /// As [`Samples::failed_to`], for requests started in `[t0, t1)`.
+    pub fn failed_to_between(&self, t0: f64, t1: f64, mac: &str) -> Vec<&Sample> {
+        self.since(t0).filter(|s| s.start < t1 && !s.ok && s.mac == mac).collect()
     }
 
     /// The first successful request started at or after `t` and served through `peer`.
@@ -915,13 +945,26 @@ s.serve_forever()
 /// The client loop: argv host port samples-file interval timeout. Every `interval` (or right
 /// after the previous request when that took longer) a new TCP connection, `GET /` HTTP/1.0,
 /// the whole answer read within `timeout`; one line per request: `<start> <end> ok <server>
-/// <peer> <local port>` or `<start> <end> err <exception> - <local port>`.
+/// <peer> <local port> <mac>` or `<start> <end> err <exception> - <local port> <mac>`, where
+/// `<mac>` is the VIP's entry in the client's ARP table (`/proc/net/arp`, complete entries
+/// only; `-` if none) when the request started.
 pub const CLIENT_LOOP: &str = r#"
 import socket, sys, time
 host, port, out, interval, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 f = open(out, "a", buffering=1)
+def vip_mac():
+    try:
+        with open("/proc/net/arp") as a:
+            for line in a.readlines()[1:]:
+                w = line.split()
+                if len(w) >= 4 and w[0] == host and int(w[2], 16) & 2:
+                    return w[3]
+    except Exception:
+        pass
+    return "-"
 print("ready", flush=True)
 while True:
+    mac = vip_mac()
     t0 = time.time()
     lport = 0
     s = None
@@ -938,9 +981,9 @@ while True:
                 break
             data += c
         body = data.split(b"\r\n\r\n", 1)[1].decode().split()
-        f.write("%.3f %.3f ok %s %s %d\n" % (t0, time.time(), body[0], body[1], lport))
+        f.write("%.3f %.3f ok %s %s %d %s\n" % (t0, time.time(), body[0], body[1], lport, mac))
     except Exception as e:
-        f.write("%.3f %.3f err %s - %d\n" % (t0, time.time(), type(e).__name__, lport))
+        f.write("%.3f %.3f err %s - %d %s\n" % (t0, time.time(), type(e).__name__, lport, mac))
     finally:
         if s is not None:
             s.close()
@@ -956,8 +999,8 @@ mod tests {
     #[test]
     fn outages() {
         let s = Samples::parse(
-            "100.0 100.1 ok rs0 10.90.2.3 1\n\
-             100.2 100.7 err TimeoutError - 2\n\
+            "100.0 100.1 ok rs0 10.90.2.3 1 02:00:00:00:00:01\n\
+             100.2 100.7 err TimeoutError - 2 02:00:00:00:00:0A\n\
              100.7 101.2 err TimeoutError - 0\n\
              101.2 101.3 ok rs1 10.90.2.4 3\n\
              101.4 101.5 ok rs0 10.90.2.4 4\n",
@@ -970,6 +1013,8 @@ mod tests {
         let none = s.outage_after(101.3, None);
         assert_eq!((none.failed, none.gap), (0, Some(0.0)));
         assert!(s.outage_after(102.0, None).recovered.is_none());
+        assert_eq!(s.failed_to(100.0, "02:00:00:00:00:0a").len(), 1);
+        assert_eq!(s.0[2].mac, "");
         assert!(keepalived_config(&LbSpec::node(2), 2).contains("priority 100"));
     }
 }

@@ -44,6 +44,8 @@ const MAX_GAP: f64 = 8.0;
 struct Run {
     t0: Instant,
     gaps: Vec<(String, Outage)>,
+    /// Each event that moves the VIP: its name, when, and the LB that takes over.
+    takeovers: Vec<(String, f64, usize)>,
 }
 
 impl Run {
@@ -89,7 +91,8 @@ fn wait_served_by(tb: &HaTestbed, run: &Run, lb: usize, since: f64, settle: Dura
     tb.samples().outage_after(since, Some(&peer))
 }
 
-fn record(run: &mut Run, what: &str, o: Outage) -> Outage {
+fn record(run: &mut Run, what: &str, t: f64, to: usize, o: Outage) -> Outage {
+    run.takeovers.push((what.to_string(), t, to));
     run.log(&format!(
         "{what}: {} failed request(s), first failure {} after the event, served again {} after it, gap {}",
         o.failed,
@@ -114,7 +117,7 @@ fn vrrp_failover_and_failback() {
     if ha::skip() {
         return;
     }
-    let mut run = Run { t0: Instant::now(), gaps: Vec::new() };
+    let mut run = Run { t0: Instant::now(), gaps: Vec::new(), takeovers: Vec::new() };
     let mut tb = HaTestbed::new(2, 2).unwrap_or_else(|e| panic!("testbed: {e}"));
     tb.start_servers().unwrap_or_else(|e| panic!("{e}"));
     for lb in &mut tb.lbs {
@@ -205,7 +208,7 @@ fn vrrp_failover_and_failback() {
     tb.lbs[0].keepalived = None;
     run.log(&format!("c. lb1's keepalived stopped (SIGTERM) in {:.2} s", took.as_secs_f64()));
     let o = wait_served_by(&tb, &run, 1, t, Duration::from_secs(2));
-    let o = record(&mut run, "keepalived SIGTERM on lb1 -> lb2", o);
+    let o = record(&mut run, "keepalived SIGTERM on lb1 -> lb2", t, 1, o);
     assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failover gap {o:?}");
     assert!(tb.client_vip_mac().as_deref() == Some(lb2_mac.as_str()));
     assert!(!tb.lbs[0].holds_vip(), "lb1 released the VIP");
@@ -217,7 +220,7 @@ fn vrrp_failover_and_failback() {
     let t = now();
     tb.lbs[0].start_keepalived().unwrap_or_else(|e| panic!("{e}"));
     let o = wait_served_by(&tb, &run, 0, t, Duration::from_secs(2));
-    let o = record(&mut run, "keepalived restarted on lb1 (preempts) -> lb1", o);
+    let o = record(&mut run, "keepalived restarted on lb1 (preempts) -> lb1", t, 0, o);
     assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failback gap {o:?}");
     assert!(o.failed <= 1, "failback loses at most one request: {o:?}");
     assert!(!tb.lbs[1].holds_vip(), "lb2 released the VIP");
@@ -230,7 +233,7 @@ fn vrrp_failover_and_failback() {
     tb.lbs[0].keepalived = None;
     run.log("e. lb1's keepalived killed (SIGKILL, parent and children)");
     let o = wait_served_by(&tb, &run, 1, t, Duration::from_secs(1));
-    let o = record(&mut run, "keepalived SIGKILL on lb1 -> lb2", o);
+    let o = record(&mut run, "keepalived SIGKILL on lb1 -> lb2", t, 1, o);
     assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failover gap {o:?}");
     let kept_vip = tb.lbs[0].holds_vip();
     let kept_services = tb.lbs[0].vip_dests().ok().flatten().is_some();
@@ -238,7 +241,7 @@ fn vrrp_failover_and_failback() {
     let t = now();
     tb.lbs[0].start_keepalived().unwrap_or_else(|e| panic!("{e}"));
     let o = wait_served_by(&tb, &run, 0, t, Duration::from_secs(2));
-    let o = record(&mut run, "keepalived restarted on lb1 after SIGKILL -> lb1", o);
+    let o = record(&mut run, "keepalived restarted on lb1 after SIGKILL -> lb1", t, 0, o);
     assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failback gap {o:?}");
     assert!(!tb.lbs[1].holds_vip(), "lb2 released the VIP");
     wait_until("lb1's keepalived to have both dests", CHECK, || tb.lbs[0].vip_dests().ok().flatten().as_ref() == Some(&both))
@@ -263,14 +266,14 @@ fn vrrp_failover_and_failback() {
     tb.lbs[0].keepalived = None;
     run.log(&format!("f. lb1's keepalived stopped (SIGTERM, as Requires= does) in {:.2} s", took.as_secs_f64()));
     let o = wait_served_by(&tb, &run, 1, t, Duration::from_secs(1));
-    let o = record(&mut run, "dpvsd SIGKILL on lb1 -> lb2", o);
+    let o = record(&mut run, "dpvsd SIGKILL on lb1 -> lb2", t, 1, o);
     assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failover gap {o:?}");
     let t = now();
     tb.lbs[0].start_dpvsd().unwrap_or_else(|e| panic!("{e}"));
     tb.lbs[0].start_keepalived().unwrap_or_else(|e| panic!("{e}"));
     run.log("f. lb1's dpvsd and keepalived started again");
     let o = wait_served_by(&tb, &run, 0, t, Duration::from_secs(2));
-    let o = record(&mut run, "dpvsd and keepalived restarted on lb1 -> lb1", o);
+    let o = record(&mut run, "dpvsd and keepalived restarted on lb1 -> lb1", t, 0, o);
     assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failback gap {o:?}");
     assert!(o.failed <= 1, "failback loses at most one request: {o:?}");
     assert!(!tb.lbs[1].holds_vip(), "lb2 released the VIP");
@@ -294,6 +297,31 @@ fn vrrp_failover_and_failback() {
             fmt_opt(o.gap)
         );
     }
+
+    // Once the client sends to the new master (its ARP entry for the VIP is the new master's
+    // MAC: the gratuitous ARP arrived, so the new master holds the VIP), no request may fail.
+    // The kernel would queue the first packets to a client whose MAC it has not resolved yet;
+    // the new master must not drop them either (the first connection after a takeover).
+    let mut problems = Vec::new();
+    for (i, (what, t, lb)) in run.takeovers.iter().enumerate() {
+        let until = run.takeovers.get(i + 1).map_or(f64::INFINITY, |n| n.1);
+        let mac = tb.lbs[*lb].client_side_mac();
+        let bad = s.failed_to_between(*t, until, &mac);
+        if !bad.is_empty() {
+            problems.push(format!(
+                "{what}: {} request(s) sent to {} (its MAC in the client's ARP table) failed: {:?}",
+                bad.len(),
+                tb.lbs[*lb].spec.name,
+                bad
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "requests lost after the takeover:\n{}\n{}",
+        problems.join("\n"),
+        tb.lbs.iter().map(|l| format!("{} dpip stats:\n{}", l.spec.name, l.dpip_stats())).collect::<Vec<_>>().join("\n")
+    );
 
     // both dpvsd end cleanly on SIGTERM (after their keepalived)
     for lb in &mut tb.lbs {
