@@ -154,9 +154,10 @@ fn routes(dp: &Dataplane) -> Vec<Route> {
                 // the kernel's local routes name their address as the source
                 prefsrc: r.src.or(r.local.then_some(r.prefix)),
                 metric: (r.metric != 0).then_some(r.metric),
+                // the kernel's IPv6 routes are all scope universe but the local ones
                 scope: match r.scope {
                     "host" => proto::RT_SCOPE_HOST,
-                    "link" => proto::RT_SCOPE_LINK,
+                    "link" if r.prefix.is_ipv4() => proto::RT_SCOPE_LINK,
                     _ => proto::RT_SCOPE_UNIVERSE,
                 },
                 table: if r.local { proto::RT_TABLE_LOCAL } else { proto::RT_TABLE_MAIN },
@@ -242,7 +243,8 @@ fn serve(dp: &mut Dataplane, state: &crate::ipvs::state::IpvsState, req: Request
                 return Err(err(libc::EINVAL, format!("{what}: host bits set beyond the prefix length")));
             }
             let scope = if r.gateway.is_some() { proto::RT_SCOPE_UNIVERSE } else { proto::RT_SCOPE_LINK };
-            if r.scope != scope {
+            // IPv6 routes have no scope in the kernel (ip sends link without a gateway)
+            if r.scope != scope && !(r.dst.is_ipv6() && r.scope == proto::RT_SCOPE_UNIVERSE) {
                 return Err(err(
                     libc::EINVAL,
                     format!("{what}: scope {}: dpvsd's routes are scope link without a gateway, global with one", r.scope),

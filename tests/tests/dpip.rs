@@ -232,7 +232,7 @@ fn ipv6_addresses_routes_and_neighbours() {
     d.ok("addr add fd00:90:1::50/64 dev dpdk0");
     eventually("dpvsd answers a ping to an IPv6 address added with dpip", || ping(&t.tb.client, "fd00:90:1::50".parse().unwrap()).is_ok());
     d.ok("addr del fd00:90:1::50/64");
-    has(&d.ok("-6 route"), "fd00:90:1::/64 dev dpdk0 proto kernel scope link ");
+    has(&d.ok("-6 route"), &format!("fd00:90:1::/64 dev dpdk0 proto kernel src {LB_CLIENT_SIDE6} \n"));
     d.ok(&format!("route add default via {CLIENT6} dev dpdk0"));
     d.ok("route add fd00:99::/48 via fd00:90:2::10 dev dpdk1 metric 7");
     let r = d.ok("-6 route");
