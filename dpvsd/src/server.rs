@@ -117,6 +117,9 @@ impl Server {
             Ok(_) => {}
             Err(e) => warn!("cannot raise the open-file limit: {e}"),
         }
+        if dpip_path == Some(path) {
+            bail!("the dpip socket and the IPVS socket are both {}: give them different paths", path.display());
+        }
         prepare_path(path)?;
         let listener =
             sys::seqpacket_listen(path, 1024).with_context(|| format!("cannot listen on {}", path.display()))?;

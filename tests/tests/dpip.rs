@@ -325,3 +325,18 @@ fn a_sapool_address_added_with_dpip_is_the_fullnat_source() {
     assert_eq!(second.trim(), format!("second {}", body("rs0", laddr.into())));
     t.procs.push(client);
 }
+
+#[test]
+fn without_a_dataplane_every_request_is_enodev() {
+    if dpvs_e2e::skip() {
+        return;
+    }
+    let dpvsd = dpvs_e2e::Dpvsd::start();
+    let d = Dpip { socket: dpvsd.socket().with_file_name("dpip.sock") };
+    assert!(d.socket.exists(), "dpvsd serves dpip beside its IPVS socket");
+    for args in ["link", "addr add 10.0.0.1/24 dev dpdk0", "-s stats"] {
+        d.fails(args, 2, "dpvsd runs without a dataplane");
+    }
+    // bad input is refused before anything is sent
+    d.fails("route add 10.0.0.0/33 dev dpdk0", 1, "route 10.0.0.0/33: prefix length must be 0..32");
+}
