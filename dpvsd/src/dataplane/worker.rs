@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use dpdk::{Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue};
 use dpvs_core::conn::Conn;
-use dpvs_core::net::{self, IcmpError, LocalAction, NetRouter, NetSnapshot, ResolveQueue};
-use dpvs_core::pipeline::{LocalAddrPool, PacketDrop, Pipeline, PipelineConfig, Verdict};
+use dpvs_core::net::{self, IcmpError, LocalAction, NetSnapshot, Resolution, ResolveQueue, RouteKind};
+use dpvs_core::pipeline::{LocalAddrPool, NextHop, PacketDrop, Pipeline, PipelineConfig, Router, Verdict};
+use dpvs_wire::EthernetAddress;
 use dpvs_core::service::Service;
 use dpvs_core::worker::ConnHooks;
 use dpvs_core::xmit::{PacketBuf, XmitDrop};
@@ -87,6 +88,48 @@ impl ConnHooks for Laddrs {
 /// The lowest full-NAT local port (the ports below stay with the kernel's services).
 const FIRST_LOCAL_PORT: u16 = 1024;
 
+/// The pipeline's router: the published network snapshot, then the neighbours this worker
+/// learned since (the control thread publishes them a few milliseconds later; a reply that
+/// comes back sooner must not wait for that).
+struct WorkerRouter<'a> {
+    net: &'a NetSnapshot,
+    overlay: &'a HashMap<IpAddr, (EthernetAddress, u16)>,
+    misses: &'a mut ResolveQueue,
+}
+
+impl Router for WorkerRouter<'_> {
+    #[inline]
+    fn route(&mut self, dst: IpAddr) -> Option<NextHop> {
+        match self.net.resolve(dst) {
+            Resolution::Hop(h) => Some(h),
+            Resolution::Unresolved { gateway, port } => {
+                if let (Some(&(mac, p)), Some(info)) = (self.overlay.get(&gateway), self.net.port(port)) {
+                    if p == port {
+                        return Some(NextHop { port, src_mac: info.mac, dst_mac: mac, mtu: info.mtu });
+                    }
+                }
+                self.misses.push(gateway, port);
+                None
+            }
+            Resolution::Local | Resolution::NoRoute => None,
+        }
+    }
+}
+
+/// The source address of an IPv4 or IPv6 frame (one optional 802.1Q tag).
+fn frame_source(f: &[u8]) -> Option<IpAddr> {
+    let (mut off, mut ty) = (14, u16::from_be_bytes([*f.get(12)?, *f.get(13)?]));
+    if ty == 0x8100 {
+        ty = u16::from_be_bytes([*f.get(16)?, *f.get(17)?]);
+        off = 18;
+    }
+    match ty {
+        0x0800 => Some(IpAddr::from(<[u8; 4]>::try_from(f.get(off + 12..off + 16)?).ok()?)),
+        0x86dd => Some(IpAddr::from(<[u8; 16]>::try_from(f.get(off + 8..off + 24)?).ok()?)),
+        _ => None,
+    }
+}
+
 /// Everything one worker owns.
 pub(crate) struct WorkerCtx {
     pub id: u16,
@@ -132,6 +175,10 @@ struct Run {
     report: WorkerReport,
     solicited: HashMap<IpAddr, u64>,
     learned: Vec<(IpAddr, dpvs_wire::EthernetAddress, u16)>,
+    /// Neighbours learned here and not yet in the published snapshot.
+    overlay: HashMap<IpAddr, (EthernetAddress, u16)>,
+    /// The last source checked for learning (consecutive frames mostly share it).
+    last_source: Option<IpAddr>,
     /// Token bucket of the exception path: frames left, and when it was refilled.
     kni_tokens: u32,
     kni_refilled: u64,
@@ -162,6 +209,8 @@ impl WorkerCtx {
             report: WorkerReport::default(),
             solicited: HashMap::new(),
             learned: Vec::new(),
+            overlay: HashMap::new(),
+            last_source: None,
             kni_tokens: 0,
             kni_refilled: 0,
             icmp_second: 0,
@@ -243,6 +292,8 @@ impl WorkerCtx {
             r.laddrs = pool;
         }
         r.cur = new;
+        let net = &r.cur.net;
+        r.overlay.retain(|a, (mac, port)| !net.neighbours().get(*a).is_some_and(|n| n.mac == *mac && n.port == *port));
     }
 
     fn handle(&mut self, r: &mut Run, mut m: Mbuf, pi: usize, now: u64) {
@@ -251,8 +302,9 @@ impl WorkerCtx {
             return;
         }
         let in_port = self.port_ids[pi];
+        self.learn_source(r, &m, in_port);
         let verdict = {
-            let mut router = NetRouter::new(&r.cur.net, &mut r.misses);
+            let mut router = WorkerRouter { net: &r.cur.net, overlay: &r.overlay, misses: &mut r.misses };
             r.pipe.process(&r.cur.ipvs, &mut MbufBuf(&mut m), now, 0, &mut router, &mut r.laddrs)
         };
         match verdict {
@@ -367,8 +419,36 @@ impl WorkerCtx {
 
     fn learn(&self, r: &mut Run, addr: IpAddr, mac: dpvs_wire::EthernetAddress, port: u16) {
         let known = r.cur.net.neighbours().get(addr).is_some_and(|n| n.mac == mac && n.port == port);
-        if !known && !r.learned.iter().any(|l| l.0 == addr && l.1 == mac) {
+        if !known && r.overlay.get(&addr) != Some(&(mac, port)) {
+            r.overlay.insert(addr, (mac, port));
             r.learned.push((addr, mac, port));
+        }
+    }
+
+    /// A host on a subnet of the port it sent from is its own next hop: its frame's source
+    /// MAC is its MAC. Learning it here spares the reply a resolution the kernel would have
+    /// queued the reply for (a client that took a VRRP failover by a gratuitous ARP never
+    /// asks the new master for anything).
+    #[inline]
+    fn learn_source(&self, r: &mut Run, m: &Mbuf, in_port: u16) {
+        let Some(src) = frame_source(m.data()) else { return };
+        if r.last_source == Some(src) {
+            return;
+        }
+        r.last_source = Some(src);
+        if r.cur.net.neighbours().get(src).is_some() || r.overlay.contains_key(&src) {
+            return;
+        }
+        let on_link = r
+            .cur
+            .net
+            .routes()
+            .lookup(src)
+            .is_some_and(|rt| rt.kind == RouteKind::Net && rt.via.is_none() && rt.port == in_port);
+        let d = m.data();
+        let mac = EthernetAddress([d[6], d[7], d[8], d[9], d[10], d[11]]);
+        if on_link && mac.0[0] & 1 == 0 && mac.0 != [0; 6] {
+            self.learn(r, src, mac, in_port);
         }
     }
 
