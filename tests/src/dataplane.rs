@@ -805,6 +805,101 @@ pub fn udp_probe(ns: &Netns, host: IpAddr, port: u16) -> String {
     .to_string()
 }
 
+/// The TCP connections `ns` has opened so far (`ActiveOpens` of `/proc/net/snmp`).
+pub fn tcp_active_opens(ns: &Netns) -> u64 {
+    let snmp = ns
+        .exec_stdout(&["cat", "/proc/net/snmp"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tcp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Tcp:")).collect();
+    let (names, values) = (tcp[0].split_whitespace(), tcp[1].split_whitespace());
+    names
+        .zip(values)
+        .find(|(n, _)| *n == "ActiveOpens")
+        .and_then(|(_, v)| v.parse().ok())
+        .expect("ActiveOpens in /proc/net/snmp")
+}
+
+/// What `wrk` reported.
+#[derive(Debug, Clone, Default)]
+pub struct WrkReport {
+    /// Completed requests.
+    pub requests: u64,
+    /// Its `Socket errors` and `Non-2xx` lines, if any.
+    pub errors: Vec<String>,
+    pub text: String,
+}
+
+/// `wrk -t1 -c<conns> -d<secs>s` against `url` from `ns`: `conns` keep-alive connections
+/// sending requests back to back.
+pub fn wrk(ns: &Netns, url: &str, conns: u32, secs: u32) -> WrkReport {
+    let out = run_within(
+        ns,
+        &[
+            "wrk",
+            "-t1",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--timeout",
+            "3s",
+            url,
+        ],
+        Duration::from_secs(u64::from(secs) + 15),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut r = WrkReport {
+        text: out.clone(),
+        ..Default::default()
+    };
+    for line in out.lines() {
+        let l = line.trim();
+        if l.starts_with("Socket errors") || l.starts_with("Non-2xx") {
+            r.errors.push(l.to_string());
+        }
+        // "  1234 requests in 1.00s, 123.45KB read"
+        if let Some((n, _)) = l.split_once(" requests in ") {
+            r.requests = n.trim().parse().unwrap_or(0);
+        }
+    }
+    r
+}
+
+/// `threads` UDP clients at once in `ns`, each on its own connected socket sending `per`
+/// datagrams of `size` bytes to `host:port` one after the other (2 s for each echo, no
+/// retry); the number of exact echoes, and lines about the others.
+pub fn udp_parallel(
+    ns: &Netns,
+    host: IpAddr,
+    port: u16,
+    threads: usize,
+    per: usize,
+    size: usize,
+) -> (usize, Vec<String>) {
+    let out = run_within(
+        ns,
+        &[
+            python(),
+            "-c",
+            UDP_PARALLEL,
+            &host.to_string(),
+            &port.to_string(),
+            &threads.to_string(),
+            &per.to_string(),
+            &size.to_string(),
+        ],
+        Duration::from_secs(10 + 2 * per as u64),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut ok = 0;
+    let mut problems = Vec::new();
+    for line in out.lines() {
+        match line.strip_prefix("ok ") {
+            Some(n) => ok = n.parse().unwrap_or(0),
+            None => problems.push(line.to_string()),
+        }
+    }
+    (ok, problems)
+}
+
 /// What [`udp_exchange`] saw.
 #[derive(Debug, Clone, Default)]
 pub struct UdpReport {
@@ -1074,6 +1169,40 @@ except ConnectionRefusedError:
     print("refused")
 except socket.timeout:
     print("timeout")
+"#;
+
+const UDP_PARALLEL: &str = r#"
+import socket, sys, threading
+host, port, threads, per, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+ok, lock, problems = [0], threading.Lock(), []
+def run(k):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.connect((host, port))
+    s.settimeout(2)
+    for i in range(per):
+        msg = ("%d-%d-" % (k, i)).encode()
+        msg = msg + b"y" * (size - len(msg))
+        s.send(msg)
+        try:
+            data = s.recv(65535)
+        except socket.timeout:
+            with lock:
+                problems.append("lost thread %d datagram %d" % (k, i))
+            continue
+        with lock:
+            if data == msg:
+                ok[0] += 1
+            else:
+                problems.append("wrong echo thread %d datagram %d" % (k, i))
+ts = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+for p in problems:
+    print(p)
+print("ok", ok[0], flush=True)
 "#;
 
 const KEEPALIVE_CLIENT: &str = r#"

@@ -36,8 +36,9 @@ use std::time::{Duration, Instant};
 
 use dpvs_e2e::dataplane::{
     body, eal_runtime_dir, http_gets, http_gets_parallel, http_gets_path, http_gets_with,
-    keepalive_client, ping, same_port_gets, skip, transfer, udp_exchange, udp_exchange_paced,
-    udp_probe, DataplaneTestbed, Setup, StatsTable, LADDR4, LADDR6,
+    keepalive_client, ping, same_port_gets, skip, tcp_active_opens, transfer, udp_exchange,
+    udp_exchange_paced, udp_parallel, udp_probe, wrk, DataplaneTestbed, Setup, StatsTable, LADDR4,
+    LADDR6,
 };
 use dpvs_e2e::netns::netns_list;
 use dpvs_e2e::netns::{CLIENT4, CLIENT6, VIP4, VIP6};
@@ -848,6 +849,47 @@ fn two_workers_fullnat_tcp_and_udp() {
         (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
         (8, 24, 24, 24 * UDP_IP_LEN4, 24 * UDP_IP_LEN4),
         "{}",
+        stats.text
+    );
+
+    // keep-alive load: wrk with 4 connections for 2 s, every answer 200; dpvsd counts exactly
+    // the connections the client opened (wrk 4.1 opens one more than -c says)
+    let before = t.stats().service(&key).conns;
+    let opened = tcp_active_opens(&t.tb.client);
+    let w = wrk(&t.tb.client, &format!("http://{VIP4}:{HTTP_PORT}/"), 4, 2);
+    let opened = tcp_active_opens(&t.tb.client) - opened;
+    assert!(
+        w.errors.is_empty() && w.requests > 100,
+        "wrk through two workers:\n{}",
+        w.text
+    );
+    let stats = t.stats();
+    assert_eq!(
+        stats.service(&key).conns,
+        before + opened,
+        "the client opened {opened} connections:\n{}\n{}",
+        w.text,
+        stats.text
+    );
+
+    // UDP from 8 clients at once, 50 datagrams each: every one echoed, counted exactly
+    let before = t.stats().service(&format!("UDP {usvc}"));
+    let (ok, problems) = udp_parallel(&t.tb.client, VIP4.into(), UDP_PORT, 8, 50, UDP_SIZE);
+    assert!(
+        problems.is_empty() && ok == 400,
+        "{ok} of 400 echoed: {problems:?}"
+    );
+    let stats = t.stats();
+    let s = stats.service(&format!("UDP {usvc}"));
+    assert_eq!(
+        (
+            s.conns - before.conns,
+            s.inpkts - before.inpkts,
+            s.outpkts - before.outpkts,
+            s.inbytes - before.inbytes
+        ),
+        (8, 400, 400, 400 * UDP_IP_LEN4),
+        "8 x 50 concurrent datagrams:\n{}",
         stats.text
     );
 }
