@@ -27,11 +27,12 @@
 //! 4. **Transmit** with the connection's method ([`xmit::transmit`]): NAT, DR, tunnel (the
 //!    encapsulation of [`PipelineConfig::tunnel`]) or full-NAT, towards the next hop the
 //!    caller's [`Router`] gives for the real server (in) or the client (out). The common case,
-//!    NAT or full-NAT of an untagged option-less IPv4 TCP/UDP frame, is rewritten here
-//!    without parsing the frame a second time; the result is byte for byte what
-//!    [`xmit::nat::xmit`] / [`xmit::fullnat::xmit`] give (a property test compares them), and
-//!    whatever that rewrite does not take (MTU, TTL, MSS clamping of SYNs) goes to the
-//!    transforms.
+//!    NAT or full-NAT of an untagged option-less IPv4 TCP/UDP frame, goes straight to the
+//!    transforms' IPv4 rewrite (`xmit::rewrite4`, the one [`xmit::nat::xmit`] /
+//!    [`xmit::fullnat::xmit`] use for every IPv4 TCP/UDP packet) with the connection's
+//!    endpoints as stored, without parsing the frame a second time or building a [`Flow`] (a
+//!    property test checks the bytes against the transforms'); what it does not take (MTU,
+//!    TTL, MSS clamping of SYNs) goes through the transforms' checks.
 //!
 //! Every verdict is counted ([`PipelineCounters`]): drops decided by the connection layer in
 //! the worker's [`DropCounters`](crate::drop::DropCounters), the transforms' and the parser's
@@ -84,8 +85,8 @@ use crate::service::{DestId, FwdMethod, Service, Snapshot};
 use crate::worker::{ConnHooks, OnePacket, Packet, Scheduled, Worker, WorkerConfig};
 use crate::xmit::tunnel::{Tunnel, TunnelKind};
 use crate::xmit::{
-    self, Direction, Egress, Endpoint, Family, Flow, Method, PacketBuf, SliceBuf, TtlPolicy,
-    XmitDrop,
+    self, Direction, Egress, Endpoint, Family, Flow, Method, PacketBuf, Rewrite4, SliceBuf,
+    TtlPolicy, XmitDrop,
 };
 
 const IPPROTO_TCP: u8 = 6;
@@ -436,7 +437,7 @@ impl Pipeline {
             len: p.ip_len as u32,
         };
         let ttl_expires = self.cfg.ttl == TtlPolicy::Decrement && p.ttl <= 1;
-        // the in-module rewrite for the common frame (see `nat4_fast`)
+        // the common frame goes to the IPv4 rewrite directly (see `nat4_fast`)
         let fast = match upper {
             L4::Ports { flags, .. } if fast && (self.cfg.mss_clamp.is_none() || !flags.syn()) => {
                 Some(p)
@@ -685,8 +686,6 @@ impl Pipeline {
     }
 }
 
-type Rewrite4 = Option<(Ipv4Addr, u16)>;
-
 /// The IPv4 NAT or full-NAT rewrite of a connection in direction `dir`: the new source, the
 /// new destination, and where to route; `None` when [`nat4_fast`] does not apply (another
 /// method or family, a full-NAT connection without a local address).
@@ -719,10 +718,11 @@ fn fast_translation(conn: &Conn, dir: Direction) -> Option<(Rewrite4, Rewrite4, 
 }
 
 /// NAT / full-NAT of an untagged option-less IPv4 TCP or UDP frame that [`parse_fast`] and
-/// the upper-layer check accepted: the same rewrite as [`xmit::nat::xmit`] and
-/// [`xmit::fullnat::xmit`] (byte for byte: a property test compares them), without parsing
-/// the frame again or building a [`Flow`]. `None`, frame untouched, for what it leaves to the
-/// transforms: a packet longer than the MTU, a TTL that would expire.
+/// the upper-layer check accepted, with the transforms' own IPv4 rewrite
+/// (`xmit::rewrite4`, what [`xmit::nat::xmit`] and [`xmit::fullnat::xmit`] do for such a
+/// packet) but without parsing the frame again or building a [`Flow`]. `None`, frame
+/// untouched, for what it leaves to the transforms: a packet longer than the MTU, a TTL that
+/// would expire (their named drops).
 #[inline]
 fn nat4_fast(
     frame: &mut [u8],
@@ -735,47 +735,8 @@ fn nat4_fast(
     if p.ip_len > usize::from(egress.mtu) || (decrement && p.ttl <= 1) {
         return None;
     }
-    let len = frame.len();
-    frame[0..6].copy_from_slice(&egress.dst_mac.0);
-    frame[6..12].copy_from_slice(&egress.src_mac.0);
-    let (ip, l4) = frame[14..14 + p.ip_len].split_at_mut(20);
-    let be16 = |b: &[u8], at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
-    let be32 = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    let mut ipd = xmit::Delta::default();
-    let mut l4d = xmit::Delta::default();
-    if decrement {
-        let (ttl, proto) = (ip[8], ip[9]);
-        ipd.u16(
-            u16::from_be_bytes([ttl, proto]),
-            u16::from_be_bytes([ttl - 1, proto]),
-        );
-        ip[8] = ttl - 1;
-    }
-    for (e, addr_at, port_at) in [(src, 12, 0), (dst, 16, 2)] {
-        if let Some((a, port)) = e {
-            let (old, new) = (be32(ip, addr_at), u32::from(a));
-            ipd.u32(old, new);
-            l4d.u32(old, new);
-            ip[addr_at..addr_at + 4].copy_from_slice(&a.octets());
-            l4d.u16(be16(l4, port_at), port);
-            l4[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
-        }
-    }
-    let c = ipd.apply(be16(ip, 10));
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let csum_at = if p.proto.0 == IPPROTO_TCP { 16 } else { 6 };
-    let old = be16(l4, csum_at);
-    let c = match (p.proto.0, old) {
-        // an IPv4 UDP datagram without a checksum stays without one
-        (IPPROTO_UDP, 0) => 0,
-        (IPPROTO_UDP, _) => match l4d.apply(old) {
-            0 => 0xffff,
-            c => c,
-        },
-        _ => l4d.apply(old),
-    };
-    l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
-    Some(len)
+    xmit::rewrite4(frame, p, src, dst, egress);
+    Some(frame.len())
 }
 
 /// The addressing of a connection for the transforms.

@@ -1522,7 +1522,8 @@ fn v4_ep(e: Endpoint) -> (Ipv4Addr, u16) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// The in-module IPv4 NAT/full-NAT rewrite gives the transforms' bytes exactly.
+    /// The fast path (fixed-offset parse, stored endpoints, the shared IPv4 rewrite) gives
+    /// the transforms' bytes exactly, and leaves them what it refuses.
     #[test]
     fn nat4_fast_matches_the_transforms(
         flow in tu::arb_flow().prop_filter("v4", |f| f.client.addr.is_ipv4()),

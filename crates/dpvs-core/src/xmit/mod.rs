@@ -75,7 +75,7 @@ pub(crate) mod fixtures;
 pub(crate) mod testutil;
 
 use core::fmt;
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use dpvs_wire::ethernet::{self, EthernetRepr, Frame};
 use dpvs_wire::{
@@ -712,6 +712,29 @@ pub(crate) fn translate(
 
     // Everything is checked: write. All changes to one checksum are summed first and
     // applied once (RFC 1624 eq. 3 over several fields).
+    if let (Family::V4, Upper::Tcp | Upper::Udp) = (p.family, kind) {
+        // the one IPv4 TCP/UDP rewrite, the pipeline's fast path's too
+        let v4 = |e: Option<Endpoint>| match e {
+            Some(Endpoint {
+                addr: IpAddr::V4(a),
+                port,
+            }) => Some((a, port)),
+            _ => None,
+        };
+        rewrite4(frame, &p, v4(t.src), v4(t.dst), egress);
+        if let (Upper::Tcp, Some(max)) = (kind, mss) {
+            let mut seg = tcp::Packet::new_unchecked(&mut frame[p.l4_start()..p.l2_len + p.ip_len]);
+            if seg.syn() {
+                // Options were not validated above: a malformed option list before the MSS
+                // leaves the segment as it is.
+                let _ = seg.clamp_mss(max);
+            }
+        }
+        return Ok(Forward {
+            l2_len: p.l2_len,
+            len: frame.len(),
+        });
+    }
     set_macs(frame, egress);
     let decrement = egress.ttl == TtlPolicy::Decrement;
     let (l3, l4) = frame[p.l3()].split_at_mut(p.l3_len);
@@ -846,6 +869,72 @@ pub(crate) fn translate(
         l2_len: p.l2_len,
         len: frame.len(),
     })
+}
+
+/// An IPv4 address and port a rewrite writes, or `None` to keep them.
+pub(crate) type Rewrite4 = Option<(Ipv4Addr, u16)>;
+
+/// NAT / full-NAT of an IPv4 TCP or UDP packet whose headers `p` describes (options and a
+/// VLAN tag allowed), checked by the caller (TTL, MTU, families): MACs, TTL under
+/// `egress.ttl`, the new source and destination addresses and ports, the IPv4 header and
+/// TCP/UDP checksums updated once each (an IPv4 UDP datagram without a checksum stays
+/// without one). Fixed offsets, no [`IpAddr`]: [`translate`] uses it for every IPv4
+/// TCP/UDP packet and the pipeline for the frames its fixed-offset parse read. Always
+/// inlined: arguments passed through memory cost the fast path a store-forwarding stall.
+#[inline(always)]
+pub(crate) fn rewrite4(
+    frame: &mut [u8],
+    p: &Parsed,
+    src: Rewrite4,
+    dst: Rewrite4,
+    egress: &Egress,
+) {
+    let decrement = egress.ttl == TtlPolicy::Decrement;
+    frame[0..6].copy_from_slice(&egress.dst_mac.0);
+    frame[6..12].copy_from_slice(&egress.src_mac.0);
+    let (ip, l4) = frame[p.l3()].split_at_mut(p.l3_len);
+    // fixed-size views: one length check each, not one per field (options stay behind)
+    let ip: &mut [u8; 20] = (&mut ip[..20]).try_into().expect("a whole IPv4 header");
+    let (ports, l4) = l4.split_at_mut(4);
+    let ports: &mut [u8; 4] = ports.try_into().expect("a whole upper-layer header");
+    let be16 = |b: &[u8], at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
+    let be32 = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let mut ipd = Delta::default();
+    let mut l4d = Delta::default();
+    if decrement {
+        let (ttl, proto) = (ip[8], ip[9]);
+        ipd.u16(
+            u16::from_be_bytes([ttl, proto]),
+            u16::from_be_bytes([ttl - 1, proto]),
+        );
+        ip[8] = ttl - 1;
+    }
+    for (e, addr_at, port_at) in [(src, 12, 0), (dst, 16, 2)] {
+        if let Some((a, port)) = e {
+            let (old, new) = (be32(ip, addr_at), u32::from(a));
+            ipd.u32(old, new);
+            l4d.u32(old, new);
+            ip[addr_at..addr_at + 4].copy_from_slice(&a.octets());
+            l4d.u16(be16(ports, port_at), port);
+            ports[port_at..port_at + 2].copy_from_slice(&port.to_be_bytes());
+        }
+    }
+    let c = ipd.apply(be16(ip, 10));
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let udp = p.proto == IpProtocol::UDP;
+    // the checksum's offset after the ports
+    let csum_at = if udp { 2 } else { 12 };
+    let old = be16(l4, csum_at);
+    let c = match (udp, old) {
+        // an IPv4 UDP datagram without a checksum stays without one
+        (true, 0) => 0,
+        (true, _) => match l4d.apply(old) {
+            0 => 0xffff,
+            c => c,
+        },
+        _ => l4d.apply(old),
+    };
+    l4[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
 }
 
 /// The one's-complement sum of several field changes (`~old + new` per 16-bit word), to
