@@ -527,6 +527,10 @@ impl Drop for DataplaneTestbed {
     fn drop(&mut self) {
         let how = self.dpvsd.take().map(|mut p| p.stop());
         let panicking = thread::panicking();
+        // dpvsd's warnings and errors, for whoever runs with --nocapture
+        for l in self.log().lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")) {
+            println!("dpvsd ({}): {l}", self.tb.tag());
+        }
         if panicking {
             eprintln!(
                 "--- dpvsd ({}) log, last lines ---\n{}\n--- end of dpvsd log ---",

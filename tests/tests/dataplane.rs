@@ -895,7 +895,7 @@ fn two_workers_fullnat_tcp_and_udp() {
 }
 
 #[test]
-fn two_workers_nat_tcp_and_udp() {
+fn two_workers_nat_tcp_and_udp_ipv4_and_ipv6() {
     if skip() {
         return;
     }
@@ -904,6 +904,7 @@ fn two_workers_nat_tcp_and_udp() {
     let mut t = DataplaneTestbed::new(Setup {
         workers: 2,
         fullnat: false,
+        ipv6: true,
         ..Setup::default()
     });
     t.start_http_servers(HTTP_PORT);
@@ -942,6 +943,40 @@ fn two_workers_nat_tcp_and_udp() {
     assert_eq!(
         (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
         (8, 24, 24, 24 * UDP_IP_LEN4, 24 * UDP_IP_LEN4),
+        "{}",
+        stats.text
+    );
+
+    // the same over IPv6, concurrently: the replies' owner is the hash of the client's IPv6
+    // address and port
+    let (svc6, _) = rr_service(&t, "-t", VIP6.into(), HTTP_PORT, "-m");
+    let got = http_gets_parallel(&t.tb.client, VIP6.into(), HTTP_PORT, 8, 10);
+    let failed: Vec<&String> = got
+        .iter()
+        .filter(|b| !b.starts_with("rs") || !b.ends_with(&format!(" {CLIENT6}")))
+        .collect();
+    assert!(
+        failed.is_empty() && got.len() == 80,
+        "IPv6 NAT, two workers: {failed:?}"
+    );
+    let stats = t.stats();
+    assert_eq!(
+        stats.service(&format!("TCP {svc6}")).conns,
+        80,
+        "{}",
+        stats.text
+    );
+    let (usvc6, _) = rr_service(&t, "-u", VIP6.into(), UDP_PORT, "-m");
+    let (ok, problems) = udp_parallel(&t.tb.client, VIP6.into(), UDP_PORT, 8, 10, UDP_SIZE);
+    assert!(
+        problems.is_empty() && ok == 80,
+        "{ok} of 80 echoed: {problems:?}"
+    );
+    let stats = t.stats();
+    let s = stats.service(&format!("UDP {usvc6}"));
+    assert_eq!(
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        (8, 80, 80, 80 * UDP_IP_LEN6, 80 * UDP_IP_LEN6),
         "{}",
         stats.text
     );
