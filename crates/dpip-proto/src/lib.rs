@@ -875,6 +875,44 @@ pub fn split(datagram: &[u8]) -> Vec<(NetlinkHeader, &[u8])> {
     out
 }
 
+/// An address or route change the kernel announces on rtnetlink (or lists in a dump), in
+/// this crate's terms: what dpvsd learns from its `.kni` interfaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelChange {
+    Addr { add: bool, addr: Addr },
+    Route { add: bool, route: Route },
+}
+
+/// The address and route changes in a datagram from the kernel's rtnetlink, and whether it
+/// ends a dump (NLMSG_DONE or NLMSG_ERROR). Other messages, and messages that do not decode,
+/// are skipped.
+pub fn kernel_changes(datagram: &[u8]) -> (Vec<KernelChange>, bool) {
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    let mut out = Vec::new();
+    let mut end = false;
+    for (h, bytes) in split(datagram) {
+        if h.message_type == NLMSG_ERROR || h.message_type == NLMSG_DONE {
+            end = true;
+            continue;
+        }
+        let Ok(m) = RouteNetlinkMessage::deserialize(&h, &bytes[16..]) else { continue };
+        use RouteNetlinkMessage as R;
+        match &m {
+            R::NewAddress(a) | R::DelAddress(a) => {
+                if let Ok(addr) = Addr::from_message(a) {
+                    out.push(KernelChange::Addr { add: matches!(m, R::NewAddress(_)), addr });
+                }
+            }
+            R::NewRoute(r) | R::DelRoute(r) => {
+                out.push(KernelChange::Route { add: matches!(m, R::NewRoute(_)), route: Route::from_message(r) });
+            }
+            _ => {}
+        }
+    }
+    (out, end)
+}
+
 /// Decodes one whole netlink message (header included) into its payload.
 pub fn decode_message(bytes: &[u8]) -> Result<NetlinkMessage<DpipMessage>, ProtoError> {
     NetlinkMessage::<DpipMessage>::deserialize(bytes).map_err(decode)

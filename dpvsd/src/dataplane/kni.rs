@@ -88,132 +88,41 @@ pub enum RtEvent {
     Route { add: bool, ifindex: u32, prefix: IpAddr, len: u8, via: Option<IpAddr>, src: Option<IpAddr>, metric: u32 },
 }
 
-const RTM_NEWADDR: u16 = 20;
-const RTM_DELADDR: u16 = 21;
 const RTM_GETADDR: u16 = 22;
-const RTM_NEWROUTE: u16 = 24;
-const RTM_DELROUTE: u16 = 25;
 const RTM_GETROUTE: u16 = 26;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_DUMP: u16 = 0x300;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
-const RTA_GATEWAY: u16 = 5;
-const RTA_PRIORITY: u16 = 6;
-const RTA_PREFSRC: u16 = 7;
-const RT_TABLE_MAIN: u8 = 254;
-const RTN_UNICAST: u8 = 1;
-const RTPROT_KERNEL: u8 = 2;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
 /// RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE.
 const GROUPS: u32 = 0x10 | 0x40 | 0x100 | 0x400;
 
-fn u16_at(b: &[u8], i: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.get(i..i + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?))
-}
-
-/// `(type, payload)` of each netlink attribute in `b`.
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16_at(b, 0)?);
-        let kind = u16_at(b, 2)? & 0x3fff;
-        if len < 4 || len > b.len() {
-            return None;
-        }
-        let payload = &b[4..len];
-        b = b.get((len + 3) & !3..).unwrap_or(&[]);
-        Some((kind, payload))
-    })
-}
-
-fn ip(family: u8, b: &[u8]) -> Option<IpAddr> {
-    match (family, b.len()) {
-        (AF_INET, 4) => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
-        (AF_INET6, 16) => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
-        _ => None,
-    }
-}
-
-/// The address and route changes in a datagram of rtnetlink messages. Routes: unicast
-/// routes of the main table that the kernel did not make itself (connected routes come
-/// with their addresses).
-pub fn parse(mut buf: &[u8]) -> Vec<RtEvent> {
-    let mut out = Vec::new();
-    while let (Some(len), Some(kind)) = (u32_at(buf, 0), u16_at(buf, 4)) {
-        let len = len as usize;
-        if len < 16 || len > buf.len() {
-            break;
-        }
-        let body = &buf[16..len];
-        match kind {
-            RTM_NEWADDR | RTM_DELADDR if body.len() >= 8 => {
-                let (family, plen, ifindex) = (body[0], body[1], u32_at(body, 4).unwrap_or(0));
-                let mut addr = None;
-                for (t, v) in attrs(&body[8..]) {
-                    // IFA_LOCAL is the address itself on point-to-point links
-                    if t == IFA_LOCAL || (t == IFA_ADDRESS && addr.is_none()) {
-                        addr = ip(family, v);
-                    }
-                }
-                if let Some(addr) = addr {
-                    out.push(RtEvent::Addr { add: kind == RTM_NEWADDR, ifindex, addr, len: plen });
-                }
+/// The address and route changes in a datagram of rtnetlink messages (decoded by dpip's
+/// codec, netlink-packet-route), and whether it ends a dump. Routes: unicast routes of the
+/// main table that the kernel did not make itself (connected routes come with their
+/// addresses).
+pub fn parse(buf: &[u8]) -> (Vec<RtEvent>, bool) {
+    use dpip_proto::{KernelChange, RTN_UNICAST, RTPROT_KERNEL, RT_TABLE_MAIN};
+    let (changes, end) = dpip_proto::kernel_changes(buf);
+    let events = changes
+        .into_iter()
+        .filter_map(|c| match c {
+            KernelChange::Addr { add, addr } => {
+                Some(RtEvent::Addr { add, ifindex: addr.index, addr: addr.addr, len: addr.len })
             }
-            RTM_NEWROUTE | RTM_DELROUTE if body.len() >= 12 => {
-                let (family, dst_len, table, protocol, rtype) = (body[0], body[1], body[4], body[5], body[7]);
-                if table == RT_TABLE_MAIN && rtype == RTN_UNICAST && protocol != RTPROT_KERNEL {
-                    let (mut dst, mut via, mut src, mut oif, mut metric) = (None, None, None, 0, 0);
-                    for (t, v) in attrs(&body[12..]) {
-                        match t {
-                            RTA_DST => dst = ip(family, v),
-                            RTA_GATEWAY => via = ip(family, v),
-                            RTA_PREFSRC => src = ip(family, v),
-                            RTA_OIF => oif = u32_at(v, 0).unwrap_or(0),
-                            RTA_PRIORITY => metric = u32_at(v, 0).unwrap_or(0),
-                            _ => {}
-                        }
-                    }
-                    let unspecified = if family == AF_INET6 { IpAddr::from([0u16; 8]) } else { IpAddr::from([0u8; 4]) };
-                    if family == AF_INET || family == AF_INET6 {
-                        out.push(RtEvent::Route {
-                            add: kind == RTM_NEWROUTE,
-                            ifindex: oif,
-                            prefix: dst.unwrap_or(unspecified),
-                            len: dst_len,
-                            via,
-                            src,
-                            metric,
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
-        buf = buf.get((len + 3) & !3..).unwrap_or(&[]);
-    }
-    out
-}
-
-/// Whether a datagram holds the end of a dump (NLMSG_DONE) or an error.
-fn ends_dump(mut buf: &[u8]) -> bool {
-    while let (Some(len), Some(kind)) = (u32_at(buf, 0), u16_at(buf, 4)) {
-        if kind == 2 || kind == 3 {
-            return true;
-        }
-        let len = len as usize;
-        if len < 16 || len > buf.len() {
-            return false;
-        }
-        buf = buf.get((len + 3) & !3..).unwrap_or(&[]);
-    }
-    false
+            KernelChange::Route { add, route: r } => (r.table == RT_TABLE_MAIN
+                && r.kind == RTN_UNICAST
+                && r.protocol != RTPROT_KERNEL)
+                .then_some(RtEvent::Route {
+                    add,
+                    ifindex: r.oif,
+                    prefix: r.dst,
+                    len: r.len,
+                    via: r.gateway,
+                    src: r.prefsrc,
+                    metric: r.metric.unwrap_or(0),
+                }),
+        })
+        .collect();
+    (events, end)
 }
 
 /// Follows rtnetlink's address and route notifications.
@@ -252,8 +161,9 @@ impl Watcher {
             loop {
                 match s.recv_from(&mut &mut buf[..], 0) {
                     Ok((n, _)) => {
-                        out.extend(parse(&buf[..n]));
-                        if ends_dump(&buf[..n]) {
+                        let (events, end) = parse(&buf[..n]);
+                        out.extend(events);
+                        if end {
                             break;
                         }
                     }
@@ -272,7 +182,7 @@ impl Watcher {
         let mut out = Vec::new();
         loop {
             match self.sock.recv_from(&mut &mut self.buf[..], 0) {
-                Ok((n, _)) => out.extend(parse(&self.buf[..n])),
+                Ok((n, _)) => out.extend(parse(&self.buf[..n]).0),
                 Err(_) => return out,
             }
         }
@@ -303,6 +213,20 @@ mod tests {
         a
     }
 
+    const RTM_NEWADDR: u16 = 20;
+    const RTM_NEWROUTE: u16 = 24;
+    const RTM_DELROUTE: u16 = 25;
+    const IFA_ADDRESS: u16 = 1;
+    const IFA_LOCAL: u16 = 2;
+    const RTA_DST: u16 = 1;
+    const RTA_OIF: u16 = 4;
+    const RTA_GATEWAY: u16 = 5;
+    const RTA_PRIORITY: u16 = 6;
+    const AF_INET: u8 = 2;
+    const RT_TABLE_MAIN: u8 = 254;
+    const RTN_UNICAST: u8 = 1;
+    const RTPROT_KERNEL: u8 = 2;
+
     #[test]
     fn addresses_and_routes() {
         // `ip addr add 10.90.0.100/32 dev dpdk0.kni` (ifindex 7), as keepalived's VRRP does
@@ -323,7 +247,7 @@ mod tests {
         k[5] = RTPROT_KERNEL;
         dgram.extend(nlmsg(RTM_DELROUTE, &k));
         assert_eq!(
-            parse(&dgram),
+            parse(&dgram).0,
             vec![
                 RtEvent::Addr { add: true, ifindex: 7, addr: "10.90.0.100".parse().unwrap(), len: 32 },
                 RtEvent::Route {
@@ -337,8 +261,8 @@ mod tests {
                 },
             ]
         );
-        assert!(!ends_dump(&dgram));
-        assert!(ends_dump(&nlmsg(3, &[0; 4])));
+        assert!(!parse(&dgram).1);
+        assert!(parse(&nlmsg(3, &[0; 4])).1);
         // garbage never panics
         for n in 0..dgram.len() {
             let _ = parse(&dgram[..n]);
