@@ -197,12 +197,18 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Every address, in port then configuration order.
+    /// Every address, in port then configuration order, then those the kernel holds on
+    /// the `.kni` interfaces (changed with `ip addr` there, not with dpip).
     pub fn addrs(&self) -> Vec<AddrEntry> {
         let mut v = Vec::new();
-        for pc in &self.cfg.ports {
+        for (i, pc) in self.cfg.ports.iter().enumerate() {
             let port = self.port_id(&pc.name).unwrap_or_default();
             v.extend(pc.addrs.iter().map(|&addr| AddrEntry { port, addr }));
+            for &(_, addr, len) in self.kni_addrs.iter().filter(|k| k.0 == i) {
+                if !pc.addrs.iter().any(|a| a.addr == addr) {
+                    v.push(AddrEntry { port, addr: PortAddr { addr, len, sapool: false } });
+                }
+            }
         }
         v
     }
@@ -378,7 +384,13 @@ impl Dataplane {
             .map(|(i, r)| {
                 let p = &r.pipeline;
                 let mut drops: Vec<(&'static str, u64)> = r.stats.drops.iter().map(|(d, n)| (d.name(), n)).collect();
-                drops.extend(names.iter().zip(p.xmit_drops).map(|(n, c)| (*n, c)));
+                // a reason both layers name (malformed) is one line
+                for (n, c) in names.iter().zip(p.xmit_drops) {
+                    match drops.iter_mut().find(|d| d.0 == *n) {
+                        Some(d) => d.1 += c,
+                        None => drops.push((n, c)),
+                    }
+                }
                 drops.push(("no-route", p.no_route));
                 drops.push(("kernel-unreachable", r.kernel_drops));
                 drops.push(("kernel-rate-limit", r.kni_rate_drops));
