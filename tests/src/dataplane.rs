@@ -823,6 +823,37 @@ pub fn tcp_active_opens(ns: &Netns) -> u64 {
         .expect("ActiveOpens in /proc/net/snmp")
 }
 
+/// From `ns`, one datagram of `size` bytes to `host:port` from each source port in `ports`
+/// (bound explicitly, one after the other, closed after its echo; 2 s each, no retry): the
+/// number echoed exactly, and lines about the others.
+pub fn udp_flows(ns: &Netns, host: IpAddr, port: u16, ports: std::ops::Range<u16>, size: usize) -> (usize, Vec<String>) {
+    let n = ports.len() as u64;
+    let out = run_within(
+        ns,
+        &[
+            python(),
+            "-c",
+            UDP_FLOWS,
+            &host.to_string(),
+            &port.to_string(),
+            &ports.start.to_string(),
+            &ports.end.to_string(),
+            &size.to_string(),
+        ],
+        Duration::from_secs(20 + n / 50),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut ok = 0;
+    let mut problems = Vec::new();
+    for line in out.lines() {
+        match line.strip_prefix("ok ") {
+            Some(n) => ok = n.parse().unwrap_or(0),
+            None => problems.push(line.to_string()),
+        }
+    }
+    (ok, problems)
+}
+
 /// What `wrk` reported.
 #[derive(Debug, Clone, Default)]
 pub struct WrkReport {
@@ -1207,6 +1238,31 @@ for t in ts:
 for p in problems:
     print(p)
 print("ok", ok[0], flush=True)
+"#;
+
+const UDP_FLOWS: &str = r#"
+import socket, sys
+host, port, first, end, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+ok = 0
+for p in range(first, end):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", p))
+    s.connect((host, port))
+    s.settimeout(2)
+    msg = ("%d-" % p).encode()
+    msg = msg + b"z" * (size - len(msg))
+    s.send(msg)
+    try:
+        if s.recv(65535) == msg:
+            ok += 1
+        else:
+            print("wrong echo from port", p, flush=True)
+    except socket.timeout:
+        print("lost from port", p, flush=True)
+    s.close()
+print("ok", ok, flush=True)
 "#;
 
 const KEEPALIVE_CLIENT: &str = r#"

@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 use dpvs_e2e::dataplane::{
     body, eal_runtime_dir, http_gets, http_gets_parallel, http_gets_path, http_gets_with,
     keepalive_client, ping, same_port_gets, skip, tcp_active_opens, transfer, udp_exchange,
-    udp_exchange_paced, udp_parallel, udp_probe, wrk, DataplaneTestbed, Setup, StatsTable, LADDR4,
-    LADDR6,
+    udp_exchange_paced, udp_flows, udp_parallel, udp_probe, wrk, DataplaneTestbed, Setup,
+    StatsTable, LADDR4, LADDR6,
 };
 use dpvs_e2e::netns::netns_list;
 use dpvs_e2e::netns::{CLIENT4, CLIENT6, VIP4, VIP6};
@@ -742,6 +742,69 @@ fn connections_expire_as_timed() {
         "TCP connection gone after {tcp_gone:?} (timeout 5 s)"
     );
     drop(ka);
+}
+
+#[test]
+fn many_udp_flows_on_two_workers_expire() {
+    if skip() {
+        return;
+    }
+    // 2,000 UDP flows (source ports 20000-21999), one datagram each, through two full-NAT
+    // workers: every one answered and counted, listed, then gone with the 2 s UDP timeout
+    let mut t = DataplaneTestbed::new(Setup {
+        workers: 2,
+        ..Setup::default()
+    });
+    t.start_udp_echo_servers(None, UDP_PORT);
+    t.ipvsadm(&["--set", "30", "30", "2"]);
+    let (svc, _) = rr_service(&t, "-u", VIP4.into(), UDP_PORT, "-m");
+    let (ok, problems) = udp_flows(&t.tb.client, VIP4.into(), UDP_PORT, 20000..22000, UDP_SIZE);
+    assert!(
+        problems.is_empty() && ok == 2000,
+        "{ok} of 2000 flows echoed: {problems:?}"
+    );
+    let stats = t.stats();
+    let s = stats.service(&format!("UDP {svc}"));
+    assert_eq!(
+        (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes),
+        (2000, 2000, 2000, 2000 * UDP_IP_LEN4, 2000 * UDP_IP_LEN4),
+        "{}",
+        stats.text
+    );
+    let per: Vec<u64> = stats.services[&format!("UDP {svc}")]
+        .1
+        .values()
+        .map(|c| c.conns)
+        .collect();
+    assert!(
+        per.len() == 2 && per[0].abs_diff(per[1]) <= 2,
+        "round-robin on each of two workers: {per:?}\n{}",
+        stats.text
+    );
+    // the last flows are still listed; within 4 s of the last datagram, none is
+    let done = Instant::now();
+    let listed = t.conns().iter().filter(|c| c.virt == svc).count();
+    assert!(
+        listed > 0,
+        "no UDP connection listed right after 2000 flows"
+    );
+    loop {
+        let listed = t.conns().iter().filter(|c| c.virt == svc).count();
+        if listed == 0 {
+            break;
+        }
+        assert!(
+            done.elapsed() < Duration::from_secs(4),
+            "{listed} UDP connections still listed {:?} after the last datagram (timeout 2 s)",
+            done.elapsed()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    let table = t.dest_table(&svc);
+    assert!(
+        table.values().all(|d| d.2 == 0 && d.3 == 0),
+        "no connections left per dest: {table:?}"
+    );
 }
 
 #[test]
