@@ -6,4 +6,3 @@ pub mod format;
 pub mod grammar;
 pub mod json;
 pub mod run;
-mod sys;

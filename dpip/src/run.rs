@@ -8,7 +8,7 @@ use dpip_proto::{self as proto, Addr, Answer, Flush, FlushObject, Hello, Link, L
 
 use crate::format::{self, Style};
 use crate::grammar::{self, Parsed};
-use crate::sys::SeqPacket;
+use seqpacket::SeqPacket;
 
 /// A failure: what to print after `dpip: ` and the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]

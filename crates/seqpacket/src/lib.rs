@@ -1,6 +1,6 @@
-//! dpip's only unsafe code: the unix SOCK_SEQPACKET socket to dpvsd (std has no seqpacket
-//! sockets). The same as ipvsadm-compat's.
-#![allow(unsafe_code)]
+//! A connected unix SOCK_SEQPACKET socket, which std does not offer: how ipvsadm-compat and
+//! dpip talk to dpvsd (one datagram per netlink message batch). The only unsafe code of this
+//! crate; every block says why it is sound.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
