@@ -443,92 +443,25 @@ impl Dataplane {
                 if a.sapool {
                     laddrs.push(a.addr);
                 }
-                let full = if a.addr.is_ipv4() { 32 } else { 128 };
-                routes
-                    .insert(Route {
-                        prefix: a.addr,
-                        len: full,
-                        kind: RouteKind::Local,
-                        port,
-                        via: None,
-                        src: None,
-                        metric: 0,
-                        scope: Scope::Host,
-                    })
-                    .with_context(|| format!("address {}", a.addr))?;
-                if a.len < full {
-                    let prefix = network(a.addr, a.len);
-                    // two addresses in one subnet share its route
-                    let _ = routes.insert(Route {
-                        prefix,
-                        len: a.len,
-                        kind: RouteKind::Net,
-                        port,
-                        via: None,
-                        src: Some(a.addr),
-                        metric: 0,
-                        scope: Scope::Link,
-                    });
-                }
+                // two addresses in one subnet share its route
+                routes.insert_addr(a.addr, a.len, port).map_err(|e| anyhow::anyhow!("address {}: {e}", a.addr))?;
             }
         }
         for (pi, addr, len) in &self.kni_addrs {
-            let port = self.ports[*pi].port.id();
             if addrs.iter().any(|a: &LocalAddr| a.addr == *addr) {
                 continue;
             }
+            let port = self.ports[*pi].port.id();
             addrs.push(LocalAddr { addr: *addr, len: *len, port });
-            let full = if addr.is_ipv4() { 32 } else { 128 };
-            let _ = routes.insert(Route {
-                prefix: *addr,
-                len: full,
-                kind: RouteKind::Local,
-                port,
-                via: None,
-                src: None,
-                metric: 0,
-                scope: Scope::Host,
-            });
-            if *len < full {
-                let _ = routes.insert(Route {
-                    prefix: network(*addr, *len),
-                    len: *len,
-                    kind: RouteKind::Net,
-                    port,
-                    via: None,
-                    src: Some(*addr),
-                    metric: 0,
-                    scope: Scope::Link,
-                });
-            }
-        }
-        for (pi, r) in &self.kni_routes {
-            // a route the kernel holds that the file also gives is the file's
-            let _ = routes.insert(Route {
-                prefix: r.prefix,
-                len: r.len,
-                kind: RouteKind::Net,
-                port: self.ports[*pi].port.id(),
-                via: r.via,
-                src: r.src,
-                metric: r.metric,
-                scope: if r.via.is_some() { Scope::Global } else { Scope::Link },
-            });
+            let _ = routes.insert_addr(*addr, *len, port);
         }
         for r in &self.cfg.routes {
             let port = self.port_id(&r.dev).context("route port")?;
-            routes
-                .insert(Route {
-                    prefix: r.prefix,
-                    len: r.len,
-                    kind: RouteKind::Net,
-                    port,
-                    via: r.via,
-                    src: r.src,
-                    metric: r.metric,
-                    scope: if r.via.is_some() { Scope::Global } else { Scope::Link },
-                })
-                .map_err(|e| anyhow::anyhow!("route {}/{}: {e}", r.prefix, r.len))?;
+            routes.insert(static_route(r, port)).map_err(|e| anyhow::anyhow!("route {}/{}: {e}", r.prefix, r.len))?;
+        }
+        // a route the kernel holds that the file also gives is the file's
+        for (pi, r) in &self.kni_routes {
+            let _ = routes.insert(static_route(r, self.ports[*pi].port.id()));
         }
         for n in &self.cfg.neighbours {
             let port = self.port_id(&n.dev).context("neigh port")?;
@@ -749,16 +682,17 @@ impl Dataplane {
     }
 }
 
-fn network(addr: IpAddr, len: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let m = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
-            IpAddr::V4((u32::from(a) & m).into())
-        }
-        IpAddr::V6(a) => {
-            let m = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
-            IpAddr::V6((u128::from(a) & m).into())
-        }
+/// A configured (or learned) route through `port`.
+fn static_route(r: &config::RouteConfig, port: u16) -> Route {
+    Route {
+        prefix: r.prefix,
+        len: r.len,
+        kind: RouteKind::Net,
+        port,
+        via: r.via,
+        src: r.src,
+        metric: r.metric,
+        scope: if r.via.is_some() { Scope::Global } else { Scope::Link },
     }
 }
 
