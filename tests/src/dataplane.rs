@@ -528,7 +528,11 @@ impl Drop for DataplaneTestbed {
         let how = self.dpvsd.take().map(|mut p| p.stop());
         let panicking = thread::panicking();
         // dpvsd's warnings and errors, for whoever runs with --nocapture
-        for l in self.log().lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")) {
+        for l in self
+            .log()
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        {
             println!("dpvsd ({}): {l}", self.tb.tag());
         }
         if panicking {
@@ -670,7 +674,12 @@ impl ConnEntry {
 /// ICMP echo to `addr` from `ns` (a raw-socket pinger: this machine has no `ping`); Err
 /// after 20 unanswered tries of 0.3 s.
 pub fn ping(ns: &Netns, addr: IpAddr) -> Result<(), String> {
-    ns.exec(&[python(), "-c", PING, &addr.to_string()])
+    ping_tries(ns, addr, 20)
+}
+
+/// As [`ping`], giving up after `tries` unanswered echo requests (0.3 s each).
+pub fn ping_tries(ns: &Netns, addr: IpAddr, tries: u32) -> Result<(), String> {
+    ns.exec(&[python(), "-c", PING, &addr.to_string(), &tries.to_string()])
         .map(drop)
 }
 
@@ -826,7 +835,13 @@ pub fn tcp_active_opens(ns: &Netns) -> u64 {
 /// From `ns`, one datagram of `size` bytes to `host:port` from each source port in `ports`
 /// (bound explicitly, one after the other, closed after its echo; 2 s each, no retry): the
 /// number echoed exactly, and lines about the others.
-pub fn udp_flows(ns: &Netns, host: IpAddr, port: u16, ports: std::ops::Range<u16>, size: usize) -> (usize, Vec<String>) {
+pub fn udp_flows(
+    ns: &Netns,
+    host: IpAddr,
+    port: u16,
+    ports: std::ops::Range<u16>,
+    size: usize,
+) -> (usize, Vec<String>) {
     let n = ports.len() as u64;
     let out = run_within(
         ns,
@@ -1076,7 +1091,7 @@ pub fn skip() -> bool {
 
 const PING: &str = r#"
 import os, socket, struct, sys, time
-host = sys.argv[1]
+host, tries = sys.argv[1], int(sys.argv[2])
 v6 = ":" in host
 if v6:
     s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
@@ -1090,7 +1105,7 @@ def csum(b):
     t = (t >> 16) + (t & 0xffff)
     t += t >> 16
     return ~t & 0xffff
-for seq in range(20):
+for seq in range(tries):
     pkt = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, ident, seq) + b"dpvs-e2e"
     if not v6:
         pkt = pkt[:2] + struct.pack("!H", csum(pkt)) + pkt[4:]

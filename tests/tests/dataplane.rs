@@ -36,9 +36,9 @@ use std::time::{Duration, Instant};
 
 use dpvs_e2e::dataplane::{
     body, eal_runtime_dir, http_gets, http_gets_parallel, http_gets_path, http_gets_with,
-    keepalive_client, ping, same_port_gets, skip, tcp_active_opens, transfer, udp_exchange,
-    udp_exchange_paced, udp_flows, udp_parallel, udp_probe, wrk, DataplaneTestbed, Setup,
-    StatsTable, LADDR4, LADDR6,
+    keepalive_client, ping, ping_tries, same_port_gets, skip, tcp_active_opens, transfer,
+    udp_exchange, udp_exchange_paced, udp_flows, udp_parallel, udp_probe, wrk, DataplaneTestbed,
+    Setup, StatsTable, LADDR4, LADDR6,
 };
 use dpvs_e2e::netns::netns_list;
 use dpvs_e2e::netns::{CLIENT4, CLIENT6, VIP4, VIP6};
@@ -1372,18 +1372,44 @@ fn restart_keeps_services_and_sighup_reloads() {
         "NAT: {got:?}"
     );
 
-    // SIGHUP: masquerade dests become full-NAT, and a new address answers
+    // SIGHUP: masquerade dests become full-NAT, and a new address answers; dpvsd announces
+    // it with a gratuitous ARP (the client accepts those: arp_accept)
     let extra: IpAddr = "10.90.1.5".parse().unwrap();
+    t.tb.client
+        .sysctl("net.ipv4.conf.cl0.arp_accept", "1")
+        .unwrap();
     assert!(
-        ping(&t.tb.client, extra).is_err(),
+        ping_tries(&t.tb.client, extra, 4).is_err(),
         "{extra} answers before it is configured"
     );
+    let mac =
+        t.tb.lb
+            .exec_stdout(&["cat", "/sys/class/net/lb-c/address"])
+            .unwrap();
+    let mac = mac.trim().to_string();
     let setup = Setup {
         fullnat: true,
         client_side_extra: vec![format!("{extra}/32")],
         ..t.setup.clone()
     };
     t.reload(setup);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let neigh =
+            t.tb.client
+                .ip(&["neigh", "show", &extra.to_string(), "dev", "cl0"])
+                .unwrap();
+        let neigh = String::from_utf8_lossy(&neigh.stdout).into_owned();
+        if neigh.contains(&format!("lladdr {mac}")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no gratuitous ARP for {extra} reached the client within 2 s of SIGHUP: `{}`",
+            neigh.trim()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
     let got = http_gets(&t.tb.client, VIP4.into(), HTTP_PORT, 4);
     assert!(
         got.iter().all(|b| b.ends_with(&format!(" {LADDR4}"))),
