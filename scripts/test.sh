@@ -20,6 +20,9 @@ else
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace 2>&1 | tee "$log"
+# every test binary runs, also after one fails, so that the total below is complete
+status=0
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 # cargo prints one result line per test binary, doc-tests last; close with the total.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
