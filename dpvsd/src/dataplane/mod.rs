@@ -212,7 +212,13 @@ pub fn eal_args(cfg: &DataplaneConfig) -> (Vec<String>, Vec<String>) {
         match p.device.as_ref().expect("checked: every port has a device") {
             Device::Interface(iface) => {
                 let name = format!("net_af_packet{i}");
-                args.push(format!("--vdev={name},iface={iface},qpairs={}", cfg.workers));
+                // the socket's ring holds rx_desc frames (af_packet's own default, 512, overflows
+                // at a few hundred thousand packets a second); transmit bypasses the qdisc
+                args.push(format!(
+                    "--vdev={name},iface={iface},qpairs={},framecnt={},qdisc_bypass=1",
+                    cfg.workers,
+                    p.rx_desc.max(64) & !1
+                ));
                 names.push(name);
             }
             Device::Vdev(v) => {
