@@ -242,6 +242,15 @@ pub fn eal_args(cfg: &DataplaneConfig) -> (Vec<String>, Vec<String>) {
 impl Dataplane {
     /// Starts the EAL, the ports and the workers, on the configuration `state`.
     pub fn start(cfg: &DataplaneConfig, state: &IpvsState) -> anyhow::Result<Dataplane> {
+        // the network namespace's interfaces as the kernel sees them: a clearer message than
+        // the PMD's when a name is wrong
+        for p in &cfg.ports {
+            if let Some(Device::Interface(iface)) = &p.device {
+                if !std::path::Path::new("/sys/class/net").join(iface).exists() {
+                    bail!("[port.{}] (line {}): interface `{iface}` does not exist in this network namespace", p.name, p.line);
+                }
+            }
+        }
         let (args, names) = eal_args(cfg);
         info!(args = %args.join(" "), "starting the DPDK EAL");
         let eal = Eal::init(&args).context("cannot start the DPDK EAL")?;
