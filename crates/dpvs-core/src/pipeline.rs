@@ -51,7 +51,7 @@
 //!
 //! One-packet UDP services (`ipvsadm -o`): every datagram is scheduled on its own. Under NAT
 //! and full-NAT it leaves a short-lived entry in the out index only (see
-//! [`OnePacket`](crate::worker::OnePacket)): full-NAT takes a local address and port from
+//! [`OnePacket`]): full-NAT takes a local address and port from
 //! the hooks for it, the real server's reply is translated back to the client like any
 //! connection's, and the entry and its port go [`WorkerConfig::one_packet_timeout_ms`]
 //! later. Neither the kernel (which leaves NAT replies to conntrack) nor DPVS (which frees

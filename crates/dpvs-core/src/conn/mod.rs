@@ -16,7 +16,7 @@
 //! A new connection costs two random reads of bucket heads (its in bucket when the lookup
 //! misses, its out bucket when it is linked), each a cache miss in a large table. The out link
 //! of the newest connection is deferred to the worker's next lookup
-//! ([`ConnTable::settle`]), so that it and that lookup's in-bucket read are in flight at
+//! (`ConnTable::settle`), so that it and that lookup's in-bucket read are in flight at
 //! once; until then [`ConnTable::lookup_out`] checks that one pending entry first. The in
 //! bucket computed by the lookup that missed is reused by the insert.
 //! Templates (the kernel's `IP_VS_CONN_F_TEMPLATE` connections) live in the same array and
