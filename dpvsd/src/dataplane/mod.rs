@@ -84,6 +84,8 @@ pub(crate) struct WorkerReport {
     pub from_kni: u64,
     /// ICMP errors sent (fragmentation needed, time exceeded).
     pub icmp_errors: u64,
+    /// Frames dropped waiting for their next hop's resolution.
+    pub unresolved_drops: u64,
 }
 
 /// One worker's mailbox.

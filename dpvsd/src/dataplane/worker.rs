@@ -91,11 +91,21 @@ const FIRST_LOCAL_PORT: u16 = 1024;
 /// The pipeline's router: the published network snapshot, then the neighbours this worker
 /// learned since (the control thread publishes them a few milliseconds later; a reply that
 /// comes back sooner must not wait for that).
+///
+/// A next hop that nobody knows yet is solicited, and the frame is still transmitted to a
+/// placeholder MAC ([`UNRESOLVED`]): the worker holds such frames until the neighbour
+/// answers (as the kernel's neighbour queue does), so the packet that made the connection is
+/// counted and rewritten once, and not lost.
 struct WorkerRouter<'a> {
     net: &'a NetSnapshot,
     overlay: &'a HashMap<IpAddr, (EthernetAddress, u16)>,
     misses: &'a mut ResolveQueue,
+    /// The next hop of the last placeholder handed out.
+    unresolved: Option<IpAddr>,
 }
+
+/// The destination MAC of a frame waiting for its next hop's resolution.
+const UNRESOLVED: EthernetAddress = EthernetAddress([0; 6]);
 
 impl Router for WorkerRouter<'_> {
     #[inline]
@@ -109,7 +119,9 @@ impl Router for WorkerRouter<'_> {
                     }
                 }
                 self.misses.push(gateway, port);
-                None
+                let info = self.net.port(port)?;
+                self.unresolved = Some(gateway);
+                Some(NextHop { port, src_mac: info.mac, dst_mac: UNRESOLVED, mtu: info.mtu })
             }
             Resolution::Local | Resolution::NoRoute => None,
         }
@@ -159,6 +171,21 @@ const SPIN_POLLS: u32 = 256;
 const SLOW_PATH_MS: u64 = 1;
 /// Timers run per slow-path pass, at most.
 const EXPIRE_BATCH: usize = 2048;
+/// A frame waiting for its next hop.
+struct Pending {
+    gateway: IpAddr,
+    /// Egress port index.
+    pi: usize,
+    m: Mbuf,
+    at: u64,
+}
+
+/// Frames held per unresolved next hop, in all, and for how long (the kernel holds 3 per
+/// neighbour by default, for as long as resolution takes).
+const HOLD_PER_HOP: usize = 8;
+const HOLD_MAX: usize = 256;
+const HOLD_MS: u64 = 1000;
+
 /// ICMP errors (fragmentation needed, time exceeded) a worker sends per second at most.
 const ICMP_ERRORS_PER_S: u32 = 1000;
 /// Frames read from each kernel interface per slow-path pass, at most.
@@ -179,6 +206,8 @@ struct Run {
     overlay: HashMap<IpAddr, (EthernetAddress, u16)>,
     /// The last source checked for learning (consecutive frames mostly share it).
     last_source: Option<IpAddr>,
+    /// Frames waiting for their next hop's resolution.
+    pending: Vec<Pending>,
     /// Token bucket of the exception path: frames left, and when it was refilled.
     kni_tokens: u32,
     kni_refilled: u64,
@@ -211,6 +240,7 @@ impl WorkerCtx {
             learned: Vec::new(),
             overlay: HashMap::new(),
             last_source: None,
+            pending: Vec::new(),
             kni_tokens: 0,
             kni_refilled: 0,
             icmp_second: 0,
@@ -303,12 +333,17 @@ impl WorkerCtx {
         }
         let in_port = self.port_ids[pi];
         self.learn_source(r, &m, in_port);
-        let verdict = {
-            let mut router = WorkerRouter { net: &r.cur.net, overlay: &r.overlay, misses: &mut r.misses };
-            r.pipe.process(&r.cur.ipvs, &mut MbufBuf(&mut m), now, 0, &mut router, &mut r.laddrs)
+        let (verdict, unresolved) = {
+            let mut router = WorkerRouter { net: &r.cur.net, overlay: &r.overlay, misses: &mut r.misses, unresolved: None };
+            let v = r.pipe.process(&r.cur.ipvs, &mut MbufBuf(&mut m), now, 0, &mut router, &mut r.laddrs);
+            (v, router.unresolved)
         };
         match verdict {
             Verdict::Forward { port, .. } => match self.port_index(port) {
+                Some(i) if m.data().get(..6) == Some(&UNRESOLVED.0[..]) => match unresolved {
+                    Some(gateway) => self.hold(r, m, gateway, i, now),
+                    None => r.report.unresolved_drops += 1,
+                },
                 Some(i) => r.txq[i].push(m),
                 None => r.report.tx_drops += 1,
             },
@@ -349,6 +384,37 @@ impl WorkerCtx {
                         r.report.net_drops += 1;
                     }
                 }
+            }
+        }
+    }
+
+    /// Keeps a frame until its next hop is resolved (at most [`HOLD_PER_HOP`] per next hop,
+    /// [`HOLD_MAX`] in all, for [`HOLD_MS`]).
+    fn hold(&self, r: &mut Run, m: Mbuf, gateway: IpAddr, pi: usize, now: u64) {
+        let same = r.pending.iter().filter(|p| p.gateway == gateway).count();
+        if same >= HOLD_PER_HOP || r.pending.len() >= HOLD_MAX {
+            r.report.unresolved_drops += 1;
+            return;
+        }
+        r.pending.push(Pending { gateway, pi, m, at: now });
+    }
+
+    /// Sends the held frames whose next hop is now known; drops those held too long.
+    fn release(&self, r: &mut Run, now: u64) {
+        if r.pending.is_empty() {
+            return;
+        }
+        for mut p in std::mem::take(&mut r.pending) {
+            let known = r.overlay.get(&p.gateway).map(|&(mac, _)| mac).or_else(|| {
+                r.cur.net.neighbours().get(p.gateway).filter(|n| n.usable()).map(|n| n.mac)
+            });
+            match known {
+                Some(mac) => {
+                    p.m.data_mut()[..6].copy_from_slice(&mac.0);
+                    r.txq[p.pi].push(p.m);
+                }
+                None if now >= p.at + HOLD_MS => r.report.unresolved_drops += 1,
+                None => r.pending.push(p),
             }
         }
     }
@@ -477,6 +543,7 @@ impl WorkerCtx {
                 l.append(&mut r.learned);
             }
         }
+        self.release(r, now);
         // next hops the router missed
         let misses: Vec<(IpAddr, u16)> = r.misses.drain().collect();
         for (addr, port) in misses {
