@@ -15,6 +15,7 @@ pub mod conns;
 pub mod control;
 pub mod estimator;
 pub mod kni;
+pub mod rate;
 pub mod steer;
 pub mod translate;
 mod worker;

@@ -20,6 +20,7 @@ use dpvs_core::xmit::{PacketBuf, XmitDrop};
 use tracing::{debug, trace};
 
 use super::kni::Kni;
+use super::rate::RateLimiter;
 use super::{Command, Published, Shared, WorkerReport};
 
 /// A received frame as dpvs-core's [`PacketBuf`] (single-segment mbufs).
@@ -209,11 +210,9 @@ struct Run {
     /// Frames waiting for their next hop's resolution.
     pending: Vec<Pending>,
     /// Token bucket of the exception path: frames left, and when it was refilled.
-    kni_tokens: u32,
-    kni_refilled: u64,
-    /// ICMP errors sent in the current second.
-    icmp_second: u64,
-    icmp_sent: u32,
+    kni_rate: RateLimiter,
+    /// ICMP errors sent.
+    icmp_rate: RateLimiter,
 }
 
 impl WorkerCtx {
@@ -241,10 +240,9 @@ impl WorkerCtx {
             overlay: HashMap::new(),
             last_source: None,
             pending: Vec::new(),
-            kni_tokens: 0,
-            kni_refilled: 0,
-            icmp_second: 0,
-            icmp_sent: 0,
+            // a tenth of a second's worth in a burst
+            kni_rate: RateLimiter::new(self.kni_rate, (self.kni_rate / 10).max(1)),
+            icmp_rate: RateLimiter::new(ICMP_ERRORS_PER_S, ICMP_ERRORS_PER_S / 10),
         };
         debug!(worker = self.id, "worker running");
         let mut rxb: Vec<Mbuf> = Vec::with_capacity(usize::from(self.burst));
@@ -426,16 +424,10 @@ impl WorkerCtx {
             r.report.kernel_drops += 1;
             return;
         };
-        if now != r.kni_refilled {
-            let add = u64::from(self.kni_rate) * (now - r.kni_refilled) / 1000;
-            r.kni_tokens = (u64::from(r.kni_tokens) + add.max(1)).min(u64::from(self.kni_rate.max(1))) as u32;
-            r.kni_refilled = now;
-        }
-        if r.kni_tokens == 0 {
+        if !r.kni_rate.allow(now) {
             r.report.kni_rate_drops += 1;
             return;
         }
-        r.kni_tokens -= 1;
         if kni.send(m.data()) {
             r.report.to_kni += 1;
         } else {
@@ -446,18 +438,13 @@ impl WorkerCtx {
     /// The ICMP error the kernel's IPVS would send about a packet it could not forward,
     /// back out of the port the packet came in on, at most [`ICMP_ERRORS_PER_S`] a second.
     fn icmp_error(&self, r: &mut Run, m: &Mbuf, pi: usize, kind: IcmpError, now: u64) {
-        if now / 1000 != r.icmp_second {
-            r.icmp_second = now / 1000;
-            r.icmp_sent = 0;
-        }
-        if r.icmp_sent >= ICMP_ERRORS_PER_S {
+        if !r.icmp_rate.allow(now) {
             return;
         }
         let Ok(mut e) = self.pool.alloc() else { return };
         let Ok(buf) = e.append(1600) else { return };
         let Some(len) = net::icmp_error(m.data(), kind, buf) else { return };
         MbufBuf(&mut e).truncate(len);
-        r.icmp_sent += 1;
         r.report.icmp_errors += 1;
         r.txq[pi].push(e);
     }
