@@ -27,9 +27,10 @@
 //! - The real servers are tiny HTTP/1.0 servers that answer `<name> <peer address>` and log
 //!   every accepted connection's peer to a file, so health checks (from `10.90.2.5N`) and
 //!   forwarded requests (from the LB's sapool address) can be told apart.
-//! - The client makes requests to the VIP in a loop ([`CLIENT_LOOP`]), one new connection at a
-//!   time with a short timeout, and writes one line per request with wall-clock timestamps;
-//!   [`Samples`] reads it back and measures outages.
+//! - The client starts a request to the VIP at a fixed rate ([`CLIENT_LOOP`]), each on a new
+//!   connection in its own thread (a slow request does not hold the next one back), and writes
+//!   one line per request with wall-clock timestamps, the connect time and the VIP's MAC in its
+//!   ARP table; [`Samples`] reads it back and measures outages.
 //!
 //! Everything is stopped by pid and every namespace is deleted when the testbed is dropped, also
 //! when the test panics (dpvsd's and keepalived's logs are printed then).
@@ -635,6 +636,8 @@ pub struct HaTestbed {
     pub lbs: Vec<LbNode>,
     pub servers: Vec<HaServer>,
     client_loop: Option<Proc>,
+    /// A request answered within this many seconds counts as served ([`Sample::ok`]).
+    served_within: f64,
     pub client: Netns,
     pub switch: Netns,
     samples: PathBuf,
@@ -663,6 +666,7 @@ impl HaTestbed {
             lbs: Vec::new(),
             servers: Vec::new(),
             client_loop: None,
+            served_within: 0.5,
             client,
             switch,
             samples: dir.path().join("client.samples"),
@@ -727,9 +731,11 @@ impl HaTestbed {
         self.dir.path()
     }
 
-    /// Starts the client's request loop: a new connection to VIP:80 every `interval`, each
-    /// with `timeout` for the whole exchange.
-    pub fn start_client_loop(&mut self, interval: Duration, timeout: Duration) -> Result<(), String> {
+    /// Starts the client's request loop: a new connection to VIP:80 every `interval` (each in
+    /// its own thread), each given up after `give_up`; a request answered within
+    /// `served_within` counts as served.
+    pub fn start_client_loop(&mut self, interval: Duration, served_within: Duration, give_up: Duration) -> Result<(), String> {
+        self.served_within = served_within.as_secs_f64();
         let out = self.samples.to_str().ok_or("utf-8 path")?.to_string();
         let mut p = self.client.spawn(&[
             python(),
@@ -739,7 +745,7 @@ impl HaTestbed {
             &PORT.to_string(),
             &out,
             &interval.as_secs_f64().to_string(),
-            &timeout.as_secs_f64().to_string(),
+            &give_up.as_secs_f64().to_string(),
         ])?;
         p.wait_for_line("ready", READY_TIMEOUT)?;
         self.client_loop = Some(p);
@@ -755,7 +761,7 @@ impl HaTestbed {
 
     /// What the client loop recorded so far.
     pub fn samples(&self) -> Samples {
-        Samples::parse(&fs::read_to_string(&self.samples).unwrap_or_default())
+        Samples::parse(&fs::read_to_string(&self.samples).unwrap_or_default(), self.served_within)
     }
 
     /// The client's neighbour entry for the VIP: its MAC (lower case), if any.
@@ -788,7 +794,13 @@ pub struct Sample {
     /// When the connection was started and when the request ended (seconds since the epoch).
     pub start: f64,
     pub end: f64,
+    /// Served: answered within the `served_within` of [`HaTestbed::start_client_loop`].
     pub ok: bool,
+    /// Answered at all (before the client gave up).
+    pub answered: bool,
+    /// Seconds until the TCP handshake completed; negative when it never did. A second or more
+    /// means a packet of the handshake was lost (the client's SYN is retransmitted after 1 s).
+    pub connect: f64,
     /// The real server that answered (`rs0`), or the error's name.
     pub server: String,
     /// The address the real server saw the request come from: the LB's sapool address.
@@ -820,25 +832,32 @@ pub struct Outage {
 }
 
 impl Samples {
-    pub fn parse(text: &str) -> Samples {
-        Samples(
-            text.lines()
-                .filter_map(|l| {
-                    let w: Vec<&str> = l.split_whitespace().collect();
-                    if w.len() < 5 {
-                        return None;
-                    }
-                    Some(Sample {
-                        start: w[0].parse().ok()?,
-                        end: w[1].parse().ok()?,
-                        ok: w[2] == "ok",
-                        server: w[3].to_string(),
-                        peer: w[4].to_string(),
-                        mac: w.get(6).filter(|m| m.contains(':')).map_or(String::new(), |m| m.to_lowercase()),
-                    })
+    /// Parses the client loop's lines (in the order the requests ended), sorted by start; a
+    /// request answered within `served_within` seconds is [`Sample::ok`].
+    pub fn parse(text: &str, served_within: f64) -> Samples {
+        let mut v: Vec<Sample> = text
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                if w.len() < 5 {
+                    return None;
+                }
+                let (start, end): (f64, f64) = (w[0].parse().ok()?, w[1].parse().ok()?);
+                let answered = w[2] == "ok";
+                Some(Sample {
+                    start,
+                    end,
+                    ok: answered && end - start <= served_within,
+                    answered,
+                    connect: w.get(7).and_then(|c| c.parse().ok()).unwrap_or(-1.0),
+                    server: w[3].to_string(),
+                    peer: w[4].to_string(),
+                    mac: w.get(6).filter(|m| m.contains(':')).map_or(String::new(), |m| m.to_lowercase()),
                 })
-                .collect(),
-        )
+            })
+            .collect();
+        v.sort_by(|a, b| a.start.total_cmp(&b.start));
+        Samples(v)
     }
 
     /// Requests started at or after `t`.
@@ -846,15 +865,14 @@ impl Samples {
         self.0.iter().filter(move |s| s.start >= t)
     }
 
-    /// Failed requests started at or after `t` that the client sent to `mac` (its ARP entry
-    /// for the VIP when they started).
-    pub fn failed_to(&self, t: f64, mac: &str) -> Vec<&Sample> {
-        self.failed_to_between(t, f64::INFINITY, mac)
-    }
-
-    /// As [`Samples::failed_to`], for requests started in `[t0, t1)`.
-    pub fn failed_to_between(&self, t0: f64, t1: f64, mac: &str) -> Vec<&Sample> {
-        self.since(t0).filter(|s| s.start < t1 && !s.ok && s.mac == mac).collect()
+    /// Requests started in `[t0, t1)` that the client sent to `mac` (its ARP entry for the VIP
+    /// when they started) and that lost a packet: never answered, or a handshake that needed a
+    /// retransmission (0.9 s or more; the client's SYN is retransmitted after 1 s). Slowness
+    /// alone (a busy machine) does not count.
+    pub fn lost_to_between(&self, t0: f64, t1: f64, mac: &str) -> Vec<&Sample> {
+        self.since(t0)
+            .filter(|s| s.start < t1 && s.mac == mac && (!s.answered || s.connect < 0.0 || s.connect >= 0.9))
+            .collect()
     }
 
     /// The first successful request started at or after `t` and served through `peer`.
@@ -942,16 +960,18 @@ print("ready", flush=True)
 s.serve_forever()
 "#;
 
-/// The client loop: argv host port samples-file interval timeout. Every `interval` (or right
-/// after the previous request when that took longer) a new TCP connection, `GET /` HTTP/1.0,
-/// the whole answer read within `timeout`; one line per request: `<start> <end> ok <server>
-/// <peer> <local port> <mac>` or `<start> <end> err <exception> - <local port> <mac>`, where
-/// `<mac>` is the VIP's entry in the client's ARP table (`/proc/net/arp`, complete entries
-/// only; `-` if none) when the request started.
+/// The client loop: argv host port samples-file interval give-up. Every `interval` a new
+/// thread opens a new TCP connection, sends `GET /` HTTP/1.0 and reads the whole answer, all
+/// within `give-up` seconds; one line per request when it ends: `<start> <end> ok <server>
+/// <peer> <local port> <mac> <connect>` or `<start> <end> err <exception> - <local port> <mac>
+/// <connect>`, where `<mac>` is the VIP's entry in the client's ARP table (`/proc/net/arp`,
+/// complete entries only; `-` if none) when the request started and `<connect>` the seconds
+/// the handshake took (-1: it did not complete).
 pub const CLIENT_LOOP: &str = r#"
-import socket, sys, time
-host, port, out, interval, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+import socket, sys, threading, time
+host, port, out, interval, give_up = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 f = open(out, "a", buffering=1)
+lock = threading.Lock()
 def vip_mac():
     try:
         with open("/proc/net/arp") as a:
@@ -962,34 +982,44 @@ def vip_mac():
     except Exception:
         pass
     return "-"
-print("ready", flush=True)
-while True:
-    mac = vip_mac()
-    t0 = time.time()
-    lport = 0
-    s = None
+def one(t0, mac):
+    lport, tc, s = 0, -1.0, None
     try:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(timeout)
+        s.settimeout(give_up)
         s.connect((host, port))
+        tc = time.time() - t0
         lport = s.getsockname()[1]
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
         data = b""
-        while time.time() - t0 < timeout:
+        while True:
+            left = give_up - (time.time() - t0)
+            if left <= 0:
+                raise TimeoutError()
+            s.settimeout(left)
             c = s.recv(4096)
             if not c:
                 break
             data += c
         body = data.split(b"\r\n\r\n", 1)[1].decode().split()
-        f.write("%.3f %.3f ok %s %s %d %s\n" % (t0, time.time(), body[0], body[1], lport, mac))
+        line = "%.3f %.3f ok %s %s %d %s %.3f" % (t0, time.time(), body[0], body[1], lport, mac, tc)
     except Exception as e:
-        f.write("%.3f %.3f err %s - %d %s\n" % (t0, time.time(), type(e).__name__, lport, mac))
+        line = "%.3f %.3f err %s - %d %s %.3f" % (t0, time.time(), type(e).__name__, lport, mac, tc)
     finally:
         if s is not None:
             s.close()
-    dt = time.time() - t0
-    if dt < interval:
-        time.sleep(interval - dt)
+    with lock:
+        f.write(line + "\n")
+print("ready", flush=True)
+due = time.time()
+while True:
+    threading.Thread(target=one, args=(time.time(), vip_mac()), daemon=True).start()
+    due += interval
+    pause = due - time.time()
+    if pause > 0:
+        time.sleep(pause)
+    else:
+        due = time.time()
 "#;
 
 #[cfg(test)]
@@ -999,12 +1029,16 @@ mod tests {
     #[test]
     fn outages() {
         let s = Samples::parse(
-            "100.0 100.1 ok rs0 10.90.2.3 1 02:00:00:00:00:01\n\
-             100.2 100.7 err TimeoutError - 2 02:00:00:00:00:0A\n\
-             100.7 101.2 err TimeoutError - 0\n\
-             101.2 101.3 ok rs1 10.90.2.4 3\n\
-             101.4 101.5 ok rs0 10.90.2.4 4\n",
+            "100.0 100.1 ok rs0 10.90.2.3 1 02:00:00:00:00:01 0.001\n\
+             100.7 101.2 err TimeoutError - 0 - -1.000\n\
+             100.2 101.3 ok rs1 10.90.2.4 2 02:00:00:00:00:0A 1.010\n\
+             101.2 101.3 ok rs1 10.90.2.4 3 02:00:00:00:00:0a 0.001\n\
+             101.4 101.5 ok rs0 10.90.2.4 4 02:00:00:00:00:0a 0.002\n",
+            0.5,
         );
+        // sorted by start; answered after 1.1 s is not served
+        assert_eq!(s.0.iter().map(|x| x.start).collect::<Vec<_>>(), vec![100.0, 100.2, 100.7, 101.2, 101.4]);
+        assert!(s.0[1].answered && !s.0[1].ok);
         let o = s.outage_after(100.15, Some("10.90.2.4"));
         assert_eq!(o.failed, 2);
         assert!((o.gap.unwrap() - 1.1).abs() < 1e-9);
@@ -1013,7 +1047,8 @@ mod tests {
         let none = s.outage_after(101.3, None);
         assert_eq!((none.failed, none.gap), (0, Some(0.0)));
         assert!(s.outage_after(102.0, None).recovered.is_none());
-        assert_eq!(s.failed_to(100.0, "02:00:00:00:00:0a").len(), 1);
+        // the 1.01 s handshake lost a packet; the quick ones did not
+        assert_eq!(s.lost_to_between(100.0, 102.0, "02:00:00:00:00:0a").len(), 1);
         assert_eq!(s.0[2].mac, "");
         assert!(keepalived_config(&LbSpec::node(2), 2).contains("priority 100"));
     }

@@ -21,18 +21,24 @@
 //!    kernel addresses put back on its .kni interfaces) and keepalived start on lb1 again and
 //!    it fails back; gaps measured.
 //!
-//! The gaps (first failed request's start to the end of the first success after it; the
-//! client starts a new connection every 100 ms, each with a 500 ms limit) are printed at the
-//! end, a table for docs/HA.md. Root only (skipped otherwise). Every wait is bounded; every
-//! process is stopped by pid and every namespace deleted at the end, also on failure.
+//! The client starts a request on a new connection every 100 ms, each in its own thread; a
+//! request answered within 500 ms is served, anything else failed. The gaps (the first failed
+//! request's start to the end of the first request served after it, through the node that took
+//! over) are printed at the end, a table for docs/HA.md. Besides the bounds on the gaps, no
+//! request that the client sends to the new master (by its ARP entry for the VIP when the
+//! request starts) may lose a packet: no answer, or a handshake that needed a SYN
+//! retransmission. Root only (skipped otherwise). Every wait is bounded; every process is
+//! stopped by pid and every namespace deleted at the end, also on failure.
 
 use std::time::{Duration, Instant};
 
 use dpvs_e2e::ha::{self, now, wait_until, HaTestbed, Outage, Samples, PORT, VIP};
 
-/// Requests are started this often, each with this limit.
+/// A request is started this often (each on its own connection and thread); it counts as
+/// served when answered within `SERVED_WITHIN`, and is given up after `GIVE_UP`.
 const INTERVAL: Duration = Duration::from_millis(100);
-const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
+const SERVED_WITHIN: Duration = Duration::from_millis(500);
+const GIVE_UP: Duration = Duration::from_millis(2500);
 /// keepalived's VRRP start and any takeover: master-down interval (3 x advert_int + skew
 /// < 4 s) plus margin for a busy machine.
 const TAKEOVER: Duration = Duration::from_secs(15);
@@ -104,11 +110,12 @@ fn record(run: &mut Run, what: &str, t: f64, to: usize, o: Outage) -> Outage {
     o
 }
 
-/// After `since`, every request succeeds and goes through `peer`.
+/// After `since`, every request that ended is answered, through `peer` (however slowly: a busy
+/// machine may delay an answer past `SERVED_WITHIN`).
 fn assert_all_ok_via(samples: &Samples, since: f64, peer: &str, what: &str) {
     let after: Vec<_> = samples.since(since).collect();
     assert!(!after.is_empty(), "{what}: no request since");
-    let bad: Vec<_> = after.iter().filter(|s| !s.ok || s.peer != peer).collect();
+    let bad: Vec<_> = after.iter().filter(|s| !s.answered || s.peer != peer).collect();
     assert!(bad.is_empty(), "{what}: {} of {} requests failed or went elsewhere than {peer}: {bad:?}", bad.len(), after.len());
 }
 
@@ -144,7 +151,7 @@ fn vrrp_failover_and_failback() {
 
     // ---- a. the MASTER serves, the BACKUP is silent
     let start = now();
-    tb.start_client_loop(INTERVAL, REQUEST_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    tb.start_client_loop(INTERVAL, SERVED_WITHIN, GIVE_UP).unwrap_or_else(|e| panic!("{e}"));
     let o = wait_served_by(&tb, &run, 0, start, Duration::from_secs(2));
     assert!(o.recovered.is_some());
     let first_ok = tb.samples().first_ok_via(start, &lb1_peer).map(|s| s.start).expect("served");
@@ -199,7 +206,7 @@ fn vrrp_failover_and_failback() {
     }
     run.log(&format!("b. rs1 restarted: both dests back after {:.2} s", t_start.elapsed().as_secs_f64()));
     let back = now();
-    wait_until("rs1 to answer again", Duration::from_secs(5), || tb.samples().since(back).any(|x| x.ok && x.server == "rs1"))
+    wait_until("rs1 to answer again", Duration::from_secs(5), || tb.samples().since(back).any(|x| x.answered && x.server == "rs1"))
         .unwrap_or_else(|e| panic!("{e}"));
 
     // ---- c. SIGTERM to the MASTER's keepalived
@@ -285,7 +292,12 @@ fn vrrp_failover_and_failback() {
     tb.stop_client_loop();
     let s = tb.samples();
     let failed = s.0.iter().filter(|x| !x.ok).count();
-    println!("\nrequests: {} in {:.1} s, {failed} failed", s.0.len(), run.t0.elapsed().as_secs_f64());
+    let unanswered = s.0.iter().filter(|x| !x.answered).count();
+    println!(
+        "\nrequests: {} in {:.1} s; {failed} not served within {SERVED_WITHIN:?}, {unanswered} of them never answered",
+        s.0.len(),
+        run.t0.elapsed().as_secs_f64()
+    );
     println!("| event | failed requests | first failure after the event | served again after the event | gap |");
     println!("|---|---|---|---|---|");
     for (what, o) in &run.gaps {
@@ -299,26 +311,45 @@ fn vrrp_failover_and_failback() {
     }
 
     // Once the client sends to the new master (its ARP entry for the VIP is the new master's
-    // MAC: the gratuitous ARP arrived, so the new master holds the VIP), no request may fail.
+    // MAC: the gratuitous ARP arrived, so the new master holds the VIP), no request may lose a
+    // packet (no answer at all, or a handshake that needed the client's SYN retransmission).
     // The kernel would queue the first packets to a client whose MAC it has not resolved yet;
     // the new master must not drop them either (the first connection after a takeover).
     let mut problems = Vec::new();
     for (i, (what, t, lb)) in run.takeovers.iter().enumerate() {
         let until = run.takeovers.get(i + 1).map_or(f64::INFINITY, |n| n.1);
         let mac = tb.lbs[*lb].client_side_mac();
-        let bad = s.failed_to_between(*t, until, &mac);
+        let bad = s.lost_to_between(*t, until, &mac);
         if !bad.is_empty() {
+            let around: Vec<String> = s
+                .0
+                .iter()
+                .filter(|x| bad.iter().any(|b| (x.start - b.start).abs() < 1.5))
+                .map(|x| {
+                    format!(
+                        "  +{:.3} {:.3} s {} {} {} connect {:.3} {}",
+                        x.start - t,
+                        x.end - x.start,
+                        if x.answered { "ok " } else { "ERR" },
+                        x.server,
+                        x.peer,
+                        x.connect,
+                        x.mac
+                    )
+                })
+                .collect();
             problems.push(format!(
-                "{what}: {} request(s) sent to {} (its MAC in the client's ARP table) failed: {:?}",
+                "{what}: {} request(s) sent to {} (its MAC in the client's ARP table) failed: {:?}\nrequests around them (seconds after the event):\n{}",
                 bad.len(),
                 tb.lbs[*lb].spec.name,
-                bad
+                bad,
+                around.join("\n")
             ));
         }
     }
     assert!(
         problems.is_empty(),
-        "requests lost after the takeover:\n{}\n{}",
+        "requests that lost a packet after the takeover:\n{}\n{}",
         problems.join("\n"),
         tb.lbs.iter().map(|l| format!("{} dpip stats:\n{}", l.spec.name, l.dpip_stats())).collect::<Vec<_>>().join("\n")
     );
