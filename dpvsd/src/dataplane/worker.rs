@@ -295,7 +295,7 @@ impl WorkerCtx {
                 idle = idle.saturating_add(1);
                 if idle > SPIN_POLLS && self.idle_sleep_us > 0 {
                     // back off: 10 µs more per empty poll, up to the configured ceiling
-                    let us = ((idle - SPIN_POLLS) * 10).min(self.idle_sleep_us);
+                    let us = (idle - SPIN_POLLS).saturating_mul(10).min(self.idle_sleep_us);
                     std::thread::sleep(Duration::from_micros(u64::from(us)));
                 }
             } else {
