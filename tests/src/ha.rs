@@ -721,6 +721,12 @@ impl HaTestbed {
         Ok(tb)
     }
 
+    /// Makes the client-side bridge flood every unicast frame to all its ports (MAC ageing 0,
+    /// as a hub, or a switch whose MAC table aged out): each LB sees the frames for the other.
+    pub fn flood_client_side(&self) -> Result<(), String> {
+        self.switch.ip(&["link", "set", "brc", "type", "bridge", "ageing_time", "0"]).map(drop)
+    }
+
     /// Starts every real server's HTTP server.
     pub fn start_servers(&mut self) -> Result<(), String> {
         self.servers.iter_mut().try_for_each(HaServer::start)

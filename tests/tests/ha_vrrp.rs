@@ -1,7 +1,9 @@
 //! VRRP high availability: two dpvsd load balancers, each with unmodified keepalived (VRRP on
 //! `dpdk0.kni`, the same virtual_server with TCP_CHECK health checks), a client that keeps
 //! making requests to the VIP, two real servers (harness: `dpvs_e2e::ha`, topology in its
-//! module doc). One test walks through every phase, because they build on each other:
+//! module doc). `backup_ignores_frames_for_the_master`: with a client-side switch that floods
+//! unicast, the BACKUP must not forward the frames addressed to the MASTER's MAC.
+//! `vrrp_failover_and_failback` walks through every phase, because they build on each other:
 //!
 //! a. lb1 (MASTER, priority 150) holds the VIP and serves; lb2 (BACKUP, 100) has the same
 //!    services and gets no traffic; the client's neighbour entry for the VIP is lb1's MAC.
@@ -119,13 +121,10 @@ fn assert_all_ok_via(samples: &Samples, since: f64, peer: &str, what: &str) {
     assert!(bad.is_empty(), "{what}: {} of {} requests failed or went elsewhere than {peer}: {bad:?}", bad.len(), after.len());
 }
 
-#[test]
-fn vrrp_failover_and_failback() {
-    if ha::skip() {
-        return;
-    }
-    let mut run = Run { t0: Instant::now(), gaps: Vec::new(), takeovers: Vec::new() };
-    let mut tb = HaTestbed::new(2, 2).unwrap_or_else(|e| panic!("testbed: {e}"));
+/// Starts the real servers, both dpvsd (with their kernel addresses on the .kni interfaces)
+/// and both keepalived, and waits until both checkers have put the service with both dests
+/// into their dpvsd; returns those dests.
+fn start_pair(tb: &mut HaTestbed, run: &Run) -> Vec<String> {
     tb.start_servers().unwrap_or_else(|e| panic!("{e}"));
     for lb in &mut tb.lbs {
         lb.start_dpvsd().unwrap_or_else(|e| panic!("{e}"));
@@ -134,12 +133,6 @@ fn vrrp_failover_and_failback() {
     for lb in &mut tb.lbs {
         lb.start_keepalived().unwrap_or_else(|e| panic!("{e}"));
     }
-    let (lb1_peer, lb2_peer) = (peer_of(&tb, 0), peer_of(&tb, 1));
-    let lb1_mac = tb.lbs[0].client_side_mac();
-    let lb2_mac = tb.lbs[1].client_side_mac();
-    assert_ne!(lb1_mac, lb2_mac);
-
-    // both checkers put the service and both dests into their dpvsd
     let both = vec![format!("{}:{PORT}", ha::rs_addr(0)), format!("{}:{PORT}", ha::rs_addr(1))];
     for lb in &tb.lbs {
         wait_until(&format!("{}'s keepalived to add the service with two dests", lb.spec.name), CHECK, || {
@@ -148,6 +141,52 @@ fn vrrp_failover_and_failback() {
         .unwrap_or_else(|e| panic!("{e}\n{}", lb.keepalived_log()));
     }
     run.log("both dpvsd have TCP 10.90.1.100:80 -> rs0, rs1 from their keepalived");
+    both
+}
+
+/// A switch that floods unicast frames (its MAC table aged out or flushed, a hub, a mirror
+/// port) hands the BACKUP the client's frames addressed to the MASTER's MAC. The BACKUP has
+/// the same services, but a frame for another MAC is not its own (the kernel drops such
+/// `PACKET_OTHERHOST` frames): it must not forward them, or both nodes open a connection to
+/// the real servers for every SYN and the client gets two answers.
+#[test]
+fn backup_ignores_frames_for_the_master() {
+    if ha::skip() {
+        return;
+    }
+    let run = Run { t0: Instant::now(), gaps: Vec::new(), takeovers: Vec::new() };
+    let mut tb = HaTestbed::new(2, 2).unwrap_or_else(|e| panic!("testbed: {e}"));
+    tb.flood_client_side().unwrap_or_else(|e| panic!("{e}"));
+    start_pair(&mut tb, &run);
+    wait_until("lb1 to hold the VIP", TAKEOVER, || tb.lbs[0].holds_vip()).unwrap_or_else(|e| panic!("{e}"));
+    let start = now();
+    tb.start_client_loop(INTERVAL, SERVED_WITHIN, GIVE_UP).unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_secs(3));
+    tb.stop_client_loop();
+    let s = tb.samples();
+    let (c1, _) = tb.lbs[0].vip_conns().unwrap_or_else(|e| panic!("{e}"));
+    let (c2, _) = tb.lbs[1].vip_conns().unwrap_or_else(|e| panic!("{e}"));
+    let answered = s.since(start).filter(|x| x.answered && x.peer == peer_of(&tb, 0)).count();
+    run.log(&format!(
+        "flooding switch: {} requests, {answered} answered through lb1; connections: lb1 {c1}, lb2 {c2}",
+        s.since(start).count()
+    ));
+    assert_eq!(c2, 0, "the BACKUP forwarded frames addressed to the MASTER's MAC ({c2} connections; lb1 has {c1})");
+    assert_all_ok_via(&s, start, &peer_of(&tb, 0), "flooding switch");
+}
+
+#[test]
+fn vrrp_failover_and_failback() {
+    if ha::skip() {
+        return;
+    }
+    let mut run = Run { t0: Instant::now(), gaps: Vec::new(), takeovers: Vec::new() };
+    let mut tb = HaTestbed::new(2, 2).unwrap_or_else(|e| panic!("testbed: {e}"));
+    let both = start_pair(&mut tb, &run);
+    let (lb1_peer, lb2_peer) = (peer_of(&tb, 0), peer_of(&tb, 1));
+    let lb1_mac = tb.lbs[0].client_side_mac();
+    let lb2_mac = tb.lbs[1].client_side_mac();
+    assert_ne!(lb1_mac, lb2_mac);
 
     // ---- a. the MASTER serves, the BACKUP is silent
     let start = now();
