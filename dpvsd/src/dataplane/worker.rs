@@ -568,7 +568,8 @@ impl WorkerCtx {
             let now = self.now_ms();
             let t = r.pipe.worker().table();
             let mut s = String::with_capacity(t.len() * 80);
-            for (cref, c) in t.iter() {
+            // one-packet reply entries are not connections (the kernel never lists them)
+            for (cref, c) in t.iter().filter(|(_, c)| !c.is_one_packet()) {
                 super::conns::write_line(&mut s, c, t.remaining_ms(cref, now) / 1000);
             }
             *slot.conns.lock().expect("conns") = s;
