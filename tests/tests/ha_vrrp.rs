@@ -22,6 +22,10 @@
 //!    restart of a required unit restarts keepalived); lb2 takes over. Then dpvsd (with the
 //!    kernel addresses put back on its .kni interfaces) and keepalived start on lb1 again and
 //!    it fails back; gaps measured.
+//! g. SIGKILL to lb1's dpvsd again, keepalived left running (a keepalived unit with
+//!    `Wants=dpvsd.service` instead of `Requires=`): lb2 takes over; dpvsd starts again (kernel
+//!    addresses back on its .kni interfaces), lb1's keepalived sees `dpdk0.kni` come back, leaves
+//!    FAULT and preempts; gaps measured.
 //!
 //! The client starts a request on a new connection every 100 ms, each in its own thread; a
 //! request answered within 500 ms is served, anything else failed. The gaps (the first failed
@@ -327,6 +331,28 @@ fn vrrp_failover_and_failback() {
         .unwrap_or_else(|e| panic!("{e}"));
     let settled = o.recovered.map(|r| t + r).expect("recovered");
     assert_all_ok_via(&tb.samples(), settled, &lb1_peer, "f. lb1 serves again");
+
+    // ---- g. SIGKILL to lb1's dpvsd with keepalived left running (a keepalived unit with
+    // Wants=dpvsd.service instead of Requires=): keepalived sees dpdk0.kni go and come back
+    let t = now();
+    tb.lbs[0].kill_dpvsd();
+    run.log("g. lb1's dpvsd killed (SIGKILL), keepalived left running");
+    let o = wait_served_by(&tb, &run, 1, t, Duration::from_secs(1));
+    let o = record(&mut run, "dpvsd SIGKILL on lb1, keepalived running -> lb2", t, 1, o);
+    assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failover gap {o:?}");
+    let t = now();
+    tb.lbs[0].start_dpvsd().unwrap_or_else(|e| panic!("{e}"));
+    run.log("g. lb1's dpvsd started again (kernel addresses back on its .kni interfaces)");
+    let o = wait_served_by(&tb, &run, 0, t, Duration::from_secs(2));
+    let o = record(&mut run, "dpvsd restarted under lb1's running keepalived -> lb1", t, 0, o);
+    assert!(o.gap.is_some_and(|g| g < MAX_GAP), "failback gap {o:?}");
+    assert!(tb.lbs[0].keepalived.as_mut().is_some_and(ha::Keepalived::running), "lb1's keepalived rode through");
+    assert!(tb.lbs[0].keepalived_log().contains("Interface dpdk0.kni added"), "keepalived saw dpdk0.kni come back");
+    assert!(!tb.lbs[1].holds_vip(), "lb2 released the VIP");
+    wait_until("lb1's dpvsd to have both dests", CHECK, || tb.lbs[0].vip_dests().ok().flatten().as_ref() == Some(&both))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let settled = o.recovered.map(|r| t + r).expect("recovered");
+    assert_all_ok_via(&tb.samples(), settled, &lb1_peer, "g. lb1 serves again");
 
     tb.stop_client_loop();
     let s = tb.samples();
