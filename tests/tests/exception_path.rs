@@ -1,8 +1,9 @@
 //! The kernel exception path (issue 6): dpvsd's `<port>.kni` interfaces. An address put on
 //! `dpdk0.kni` with `ip addr` becomes one the dataplane answers for, a service of the lb
 //! namespace's kernel on it is reached through the exception path both ways, removing the
-//! address stops that, and a flood aimed at the kernel is held to `kni_rate` while the
-//! service traffic keeps flowing.
+//! address stops that, a flood aimed at the kernel is held to `kni_rate` while the service
+//! traffic keeps flowing, and a route the kernel gets through a `.kni` interface is the
+//! dataplane's for as long as the kernel has it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -20,14 +21,20 @@ const KERNEL_PORT: u16 = 8080;
 /// The exception path's rate in the flood test, frames a second per worker.
 const KNI_RATE: u64 = 500;
 
-/// `dpip -s stats` of the testbed's dpvsd: the sum over workers of counter `name`.
-fn dpip_counter(t: &DataplaneTestbed, name: &str) -> u64 {
+/// `dpip ARGS` against the testbed's dpvsd: its output.
+fn dpip(t: &DataplaneTestbed, args: &[&str]) -> String {
     let socket = PathBuf::from(t.dir()).join("dpip.sock");
     let mut cmd = Command::new(bin_dir().join("dpip"));
-    cmd.args(["-s", "stats"]).env("DPIP_SOCKET", &socket);
-    let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("dpip -s stats: {e}"));
+    cmd.args(args).env("DPIP_SOCKET", &socket);
+    let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("dpip {args:?}: {e}"));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "dpip -s stats: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "dpip {args:?}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+/// `dpip -s stats` of the testbed's dpvsd: the sum over workers of counter `name`.
+fn dpip_counter(t: &DataplaneTestbed, name: &str) -> u64 {
+    let text = dpip(t, &["-s", "stats"]);
     // `name N` anywhere on a line ("rx 10 ... to-kernel 3 ..." or "    kernel-rate-limit 7")
     text.lines()
         .flat_map(|l| {
@@ -85,4 +92,26 @@ fn kni_addresses_reach_the_kernel_and_a_flood_is_held_to_the_rate() {
     );
     // and the VIP still answers (it is a configured address)
     ping(&t.tb.client, VIP4.into()).unwrap_or_else(|e| panic!("ping the VIP: {e}"));
+
+    // a route the kernel gets through dpdk1.kni is the dataplane's too, and leaves with it
+    lb.ip(&["addr", "add", "10.90.2.60/24", "dev", "dpdk1.kni"]).unwrap_or_else(|e| panic!("{e}"));
+    lb.ip(&["route", "add", "10.77.0.0/16", "via", "10.90.2.10", "dev", "dpdk1.kni"]).unwrap_or_else(|e| panic!("{e}"));
+    let want = "10.77.0.0/16 via 10.90.2.10 dev dpdk1";
+    let learned = wait_for(|| dpip(&t, &["route", "show"]).contains(want));
+    assert!(learned, "learned from rtnetlink:\n{}", dpip(&t, &["route", "show"]));
+    assert!(dpip(&t, &["-4", "addr", "show"]).contains("10.90.2.60/24"), "the .kni address is listed");
+    lb.ip(&["route", "del", "10.77.0.0/16", "via", "10.90.2.10", "dev", "dpdk1.kni"]).unwrap_or_else(|e| panic!("{e}"));
+    let gone = wait_for(|| !dpip(&t, &["route", "show"]).contains(want));
+    assert!(gone, "withdrawn with the kernel's:\n{}", dpip(&t, &["route", "show"]));
+}
+
+/// Polls `f` for up to 2 s.
+fn wait_for(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..40 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
