@@ -44,8 +44,10 @@
 //! before a connection is created or moved for it; under [`TtlPolicy::Keep`] (DPVS's default)
 //! the TTL is not looked at.
 //!
-//! Not done here: DPVS's SYN proxy, TOA insertion (the caller may use
-//! [`xmit::fullnat::insert_toa`]), the ICMP errors the caller may send for `TtlExpired` and
+//! Full-NAT with [`PipelineConfig::toa`]: the client's handshake-completing ACK carries
+//! DPVS's TOA option ([`xmit::fullnat::insert_toa`]) with the client's address and port.
+//!
+//! Not done here: DPVS's SYN proxy, the ICMP errors the caller may send for `TtlExpired` and
 //! `FragNeeded`, and the hand-off of packets that reach a worker other than the
 //! connection's owner (the architecture's per-pair rings).
 //!
@@ -205,6 +207,9 @@ pub struct PipelineConfig {
     pub mss_clamp: Option<u16>,
     /// Answer ICMP echo requests to a VIP that no ICMP service balances.
     pub echo_reply: bool,
+    /// Full-NAT: put DPVS's TOA option (the client's address and port, for the real
+    /// server's `toa` module) into the client's handshake-completing ACK.
+    pub toa: bool,
 }
 
 /// The pipeline's own counters (the worker keeps the connection layer's drops and the
@@ -508,6 +513,17 @@ impl Pipeline {
                 return match self.worker.process_in_svc(snap, &pkt, svc, now_ms, hooks) {
                     Err(e) => Verdict::Drop(PacketDrop::Core(e)),
                     Ok(Scheduled::Conn(c)) => {
+                        if self.cfg.toa && self.worker.just_established() {
+                            let conn = self.worker.table().get(c);
+                            if conn.fwd() == FwdMethod::FullNat {
+                                // as DPVS: a segment without room goes without the option;
+                                // the transform checks the grown packet against the MTU
+                                let client = Endpoint::new(conn.caddr(), conn.cport());
+                                if xmit::fullnat::insert_toa(buf, client, u16::MAX).is_ok() {
+                                    return self.transmit_conn(c, Direction::In, buf, router, None);
+                                }
+                            }
+                        }
                         self.transmit_conn(c, Direction::In, buf, router, fast)
                     }
                     Ok(Scheduled::OnePacket(op)) => self.transmit_one(&pkt, &op, buf, router, fast),

@@ -348,6 +348,8 @@ pub struct Worker {
     params: StateParams,
     nodest_scan: Option<u32>,
     one_packet_timeout_ms: u32,
+    /// The last packet moved its TCP connection to ESTABLISHED.
+    established: bool,
 }
 
 impl Worker {
@@ -364,6 +366,7 @@ impl Worker {
             drops: DropCounters::default(),
             params: cfg.sched,
             nodest_scan: None,
+            established: false,
             one_packet_timeout_ms: cfg.one_packet_timeout_ms,
         }
     }
@@ -394,6 +397,14 @@ impl Worker {
     /// Traffic counters of service `svc`'s dests, index-aligned with its dest list.
     pub fn dest_stats(&self, svc: u32) -> &[Counters] {
         &self.svcs[svc as usize].dest_stats
+    }
+
+    /// Whether the last packet [`Worker::process_in`] or [`Worker::process_out`] took moved
+    /// its TCP connection to ESTABLISHED (a client's handshake-completing ACK: where DPVS
+    /// puts its TOA option).
+    #[inline]
+    pub fn just_established(&self) -> bool {
+        self.established
     }
 
     /// Drop counters.
@@ -524,6 +535,7 @@ impl Worker {
             svc.is_none()
                 || svc == snap.find(pkt.v6, pkt.fwmark, pkt.protocol, pkt.daddr, pkt.dport)
         );
+        self.established = false;
         // the drop reason is counted once, whichever step refused the packet
         let r = (|| -> Result<InVerdict, DropReason> {
             let proto =
@@ -606,6 +618,7 @@ impl Worker {
             "worker on another snapshot"
         );
         self.table.settle();
+        self.established = false;
         let c = self.table.lookup_out(&pkt.key())?;
         let conn = self.table.get(c);
         let loc = snap.dest_loc(conn.dest());
@@ -937,6 +950,7 @@ impl Worker {
                 }
             }
         }
+        self.established = proto == Protocol::Tcp && t.changed && t.state == TcpState::Established as u8;
         self.table
             .set_transition(c, t.state, t.no_output, t.timeout_ms);
     }

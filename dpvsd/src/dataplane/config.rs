@@ -122,6 +122,8 @@ pub struct DataplaneConfig {
     pub tcp_time_wait: u32,
     /// Forward masquerade (`-m`) dests by full-NAT when `sapool` addresses exist.
     pub masquerade_fullnat: bool,
+    /// Full-NAT: DPVS's TOA option (the client's address) in the handshake's last ACK.
+    pub toa: bool,
     /// Encapsulation of tunnel (`-i`) dests.
     pub tunnel: Tunnel,
     /// Outer source addresses of tunnelled packets (one per family; default: the first
@@ -155,6 +157,7 @@ impl Default for DataplaneConfig {
             kni_rate: 10_000,
             tcp_time_wait: 120,
             masquerade_fullnat: false,
+            toa: true,
             tunnel: Tunnel::Ipip,
             tunnel_sources: Vec::new(),
             memory_mb: 512,
@@ -389,6 +392,7 @@ impl DataplaneConfig {
             ("dataplane", "tcp_time_wait") => number(key, v, 1, 3600).map(|n| self.tcp_time_wait = n),
             ("dataplane", "kni_rate") => number(key, v, 1, 10_000_000).map(|n| self.kni_rate = n),
             ("dataplane", "echo_reply") => boolean(key, v).map(|b| self.echo_reply = b),
+            ("dataplane", "toa") => boolean(key, v).map(|b| self.toa = b),
             ("dataplane", "masquerade_fullnat") => boolean(key, v).map(|b| self.masquerade_fullnat = b),
             ("eal", "memory") => number(key, v, 64, 1 << 20).map(|n| self.memory_mb = n),
             ("eal", "hugepages") => boolean(key, v).map(|b| self.hugepages = b),
@@ -472,10 +476,10 @@ impl DataplaneConfig {
         if self.conn_limit != new.conn_limit {
             v.push("dataplane.conn_limit");
         }
-        if (self.ttl, self.echo_reply, self.kni_rate, self.tunnel, self.tunnel_source(false), self.tunnel_source(true))
-            != (new.ttl, new.echo_reply, new.kni_rate, new.tunnel, new.tunnel_source(false), new.tunnel_source(true))
+        if (self.ttl, self.echo_reply, self.toa, self.kni_rate, self.tunnel, self.tunnel_source(false), self.tunnel_source(true))
+            != (new.ttl, new.echo_reply, new.toa, new.kni_rate, new.tunnel, new.tunnel_source(false), new.tunnel_source(true))
         {
-            v.push("dataplane.ttl, echo_reply, kni_rate or tunnel settings");
+            v.push("dataplane.ttl, echo_reply, toa, kni_rate or tunnel settings");
         }
         if (self.memory_mb, self.hugepages, &self.file_prefix, &self.lcores, &self.eal_args)
             != (new.memory_mb, new.hugepages, &new.file_prefix, &new.lcores, &new.eal_args)

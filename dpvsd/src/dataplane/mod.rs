@@ -378,6 +378,7 @@ impl Dataplane {
                 Ttl::Decrement => TtlPolicy::Decrement,
             },
             echo_reply: cfg.echo_reply,
+            toa: cfg.toa,
             tunnel: TunnelConfig {
                 kind: match cfg.tunnel {
                     Tunnel::Ipip => TunnelKind::Ipip,

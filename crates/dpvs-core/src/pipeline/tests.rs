@@ -1607,3 +1607,48 @@ fn local_address_pool_slices_and_runs_out() {
     assert_eq!(pl.check_counters(), Ok(()));
     assert_eq!(pl.worker().drops().get(DropReason::NoLocalAddress), 1);
 }
+
+// ---------------------------------------------------------------- TOA
+
+/// With `toa`, the client's handshake-completing ACK reaches the real server with DPVS's TOA
+/// option (kind 254, the client's port and address) and checksums that verify; the SYN and
+/// later segments go without it, and without `toa` nothing changes.
+#[test]
+fn toa_rides_on_the_handshake_completing_ack() {
+    for (flow, toa_len) in [(flow4(), 8usize), (flow6(), 20)] {
+        let snap = snapshot(&[one(IPPROTO_TCP, &flow, FwdMethod::FullNat)]);
+        let mut env = Env::new(snap.clone());
+        env.pl = Pipeline::new(PipelineConfig { toa: true, ..config() }, &snap, 0);
+        let syn = tcp(SYN, 1000, 0, b"");
+        let (_, out) = env.send(&pkt(flow.client, flow.vip, &syn, 64));
+        assert_eq!(out, expect_in(FwdMethod::FullNat, &flow, &syn), "the SYN as without TOA");
+        let syn_ack = tcp(SYN_ACK, 5000, 1001, b"");
+        env.send(&reply_from_rs(FwdMethod::FullNat, &flow, &syn_ack));
+        let ack = tcp(ACK, 1001, 5001, b"");
+        let (v, out) = env.send(&pkt(flow.client, flow.vip, &ack, 64));
+        let plain = expect_in(FwdMethod::FullNat, &flow, &ack);
+        assert_eq!(v, Verdict::Forward { port: 3, len: plain.len() + toa_len });
+        verify_frame(&out).unwrap_or_else(|e| panic!("{e}: {}", hex(&out)));
+        // the option sits right after the fixed TCP header
+        let tcp_at = out.len() - 20 - toa_len;
+        let opt = &out[tcp_at + 20..];
+        assert_eq!((opt[0], usize::from(opt[1])), (254, toa_len), "{}", hex(&out));
+        assert_eq!(u16::from_be_bytes([opt[2], opt[3]]), flow.client.port);
+        let addr = match flow.client.addr {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        assert_eq!(&opt[4..], &addr[..]);
+        assert_eq!(out[tcp_at + 12] >> 4, ((20 + toa_len) / 4) as u8, "data offset grown");
+        // the next segment goes without it
+        let data = tcp(PSH_ACK, 1001, 5001, b"GET / HTTP/1.0\r\n\r\n");
+        let (_, out) = env.send(&pkt(flow.client, flow.vip, &data, 64));
+        assert_eq!(out, expect_in(FwdMethod::FullNat, &flow, &data));
+        // without the option configured, the ACK is as ever
+        let mut plain_env = Env::new(snap.clone());
+        plain_env.send(&pkt(flow.client, flow.vip, &syn, 64));
+        plain_env.send(&reply_from_rs(FwdMethod::FullNat, &flow, &syn_ack));
+        let (_, out) = plain_env.send(&pkt(flow.client, flow.vip, &ack, 64));
+        assert_eq!(out, plain);
+    }
+}
