@@ -395,6 +395,7 @@ impl Dataplane {
                 drops.push(("kernel-unreachable", r.kernel_drops));
                 drops.push(("kernel-rate-limit", r.kni_rate_drops));
                 drops.push(("neighbour-unresolved", r.unresolved_drops));
+                drops.push(("other-host", r.other_host_drops));
                 drops.push(("handoff-ring-full", r.handoff_drops));
                 drops.push(("tx-ring-full", r.tx_drops));
                 drops.push(("multi-segment", r.multiseg_drops));

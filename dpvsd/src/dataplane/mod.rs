@@ -87,6 +87,8 @@ pub(crate) struct WorkerReport {
     pub icmp_errors: u64,
     /// Frames dropped waiting for their next hop's resolution.
     pub unresolved_drops: u64,
+    /// Unicast frames for another MAC.
+    pub other_host_drops: u64,
 }
 
 /// One worker's mailbox.

@@ -129,6 +129,50 @@ impl Router for WorkerRouter<'_> {
     }
 }
 
+/// Whether a frame is the network's control traffic: ARP, IPv6 neighbour and router
+/// discovery, VRRP, OSPF, BGP.
+fn is_control(f: &[u8]) -> bool {
+    let Some(&[t0, t1]) = f.get(12..14) else { return false };
+    let (off, ty) = if [t0, t1] == [0x81, 0x00] {
+        match f.get(16..18) {
+            Some(&[a, b]) => (18, u16::from_be_bytes([a, b])),
+            _ => return false,
+        }
+    } else {
+        (14, u16::from_be_bytes([t0, t1]))
+    };
+    const VRRP: u8 = 112;
+    const OSPF: u8 = 89;
+    const BGP: u16 = 179;
+    let ports_bgp = |l4: usize| {
+        f.get(l4..l4 + 4).is_some_and(|p| {
+            u16::from_be_bytes([p[0], p[1]]) == BGP || u16::from_be_bytes([p[2], p[3]]) == BGP
+        })
+    };
+    match ty {
+        0x0806 => true,
+        0x0800 => {
+            let Some(h) = f.get(off..off + 20) else { return false };
+            let l4 = off + usize::from(h[0] & 0xf) * 4;
+            match h[9] {
+                VRRP | OSPF => true,
+                6 => ports_bgp(l4),
+                _ => false,
+            }
+        }
+        0x86dd => {
+            let Some(h) = f.get(off..off + 40) else { return false };
+            match h[6] {
+                58 => f.get(off + 40).is_some_and(|t| (133..=137).contains(t)),
+                VRRP | OSPF => true,
+                6 => ports_bgp(off + 40),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// The source address of an IPv4 or IPv6 frame (one optional 802.1Q tag).
 fn frame_source(f: &[u8]) -> Option<IpAddr> {
     let (mut off, mut ty) = (14, u16::from_be_bytes([*f.get(12)?, *f.get(13)?]));
@@ -211,6 +255,8 @@ struct Run {
     pending: Vec<Pending>,
     /// Token bucket of the exception path: frames left, and when it was refilled.
     kni_rate: RateLimiter,
+    /// The same for ARP, neighbour discovery, VRRP, OSPF and BGP.
+    kni_control_rate: RateLimiter,
     /// ICMP errors sent.
     icmp_rate: RateLimiter,
 }
@@ -242,6 +288,7 @@ impl WorkerCtx {
             pending: Vec::new(),
             // a tenth of a second's worth in a burst
             kni_rate: RateLimiter::new(self.kni_rate, (self.kni_rate / 10).max(1)),
+            kni_control_rate: RateLimiter::new(self.kni_rate, (self.kni_rate / 10).max(1)),
             icmp_rate: RateLimiter::new(ICMP_ERRORS_PER_S, ICMP_ERRORS_PER_S / 10),
         };
         debug!(worker = self.id, "worker running");
@@ -327,6 +374,14 @@ impl WorkerCtx {
     fn handle(&mut self, r: &mut Run, mut m: Mbuf, pi: usize, now: u64) {
         if m.segments() != 1 {
             r.report.multiseg_drops += 1;
+            return;
+        }
+        // a unicast frame for another host (a flooding switch, a promiscuous port) is not
+        // ours, as ip_rcv drops PACKET_OTHERHOST: a VRRP backup must not serve the
+        // master's clients
+        let d = m.data();
+        if d.len() >= 6 && d[0] & 1 == 0 && r.cur.net.port(self.port_ids[pi]).is_some_and(|p| p.mac.0 != d[..6]) {
+            r.report.other_host_drops += 1;
             return;
         }
         let in_port = self.port_ids[pi];
@@ -424,7 +479,10 @@ impl WorkerCtx {
             r.report.kernel_drops += 1;
             return;
         };
-        if !r.kni_rate.allow(now) {
+        // the network's own control traffic has a budget of its own, so that a flood at a
+        // kernel address cannot starve VRRP (a spurious failover) or resolution
+        let bucket = if is_control(m.data()) { &mut r.kni_control_rate } else { &mut r.kni_rate };
+        if !bucket.allow(now) {
             r.report.kni_rate_drops += 1;
             return;
         }
@@ -616,5 +674,38 @@ impl WorkerCtx {
         };
         MbufBuf(&mut m).truncate(len);
         r.txq[pi].push(m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ethertype: u16, ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(ip);
+        f
+    }
+
+    #[test]
+    fn control_traffic_is_recognised() {
+        let mut v4 = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
+        v4.extend_from_slice(&[0; 20]);
+        assert!(is_control(&frame(0x0800, &v4)), "VRRP");
+        assert!(is_control(&frame(0x0806, &[0; 28])), "ARP");
+        v4[9] = 6;
+        v4[20..24].copy_from_slice(&[0xc0, 0x01, 0, 179]);
+        assert!(is_control(&frame(0x0800, &v4)), "BGP");
+        v4[22..24].copy_from_slice(&[0, 80]);
+        assert!(!is_control(&frame(0x0800, &v4)), "HTTP");
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 24, 58, 255];
+        v6.extend_from_slice(&[0; 32]);
+        v6.push(135);
+        v6.extend_from_slice(&[0; 23]);
+        assert!(is_control(&frame(0x86dd, &v6)), "neighbour solicitation");
+        v6[40] = 128;
+        assert!(!is_control(&frame(0x86dd, &v6)), "echo");
+        assert!(!is_control(&[0; 10]));
     }
 }
