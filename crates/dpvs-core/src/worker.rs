@@ -420,16 +420,26 @@ impl Worker {
     }
 
     /// The worker's statistics keyed by ids, for the control thread (allocates).
+    ///
+    /// Services and dests that never saw a packet are left out (their counters are zero and
+    /// they have no connection, which a packet would have made): a table of thousands of
+    /// services mostly idle reports what moved.
     pub fn stats_report(&self, snap: &Snapshot) -> StatsReport {
         let mut r = StatsReport {
             generation: self.generation,
             drops: self.drops,
             ..Default::default()
         };
+        let zero = Counters::default();
         for (s, st) in snap.services().iter().zip(&self.svcs) {
+            if st.stats == zero && st.dest_stats.iter().all(|d| *d == zero) {
+                continue;
+            }
             r.services.push((st.id, st.stats));
             for (i, dc) in s.dest_conf.iter().enumerate() {
-                r.dests.push((dc.id, st.dest_stats[i], st.counters[i]));
+                if st.dest_stats[i] != zero || st.counters[i] != DestCounters::default() {
+                    r.dests.push((dc.id, st.dest_stats[i], st.counters[i]));
+                }
             }
         }
         r

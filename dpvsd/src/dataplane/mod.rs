@@ -179,6 +179,8 @@ pub struct Dataplane {
     ipvs_dirty: Option<Instant>,
     /// The last IPVS change.
     ipvs_changed: Instant,
+    /// How long the last IPVS snapshot took to build and publish.
+    last_build: Duration,
 }
 
 /// How long the control thread waits for the workers' answers.
@@ -323,6 +325,7 @@ impl Dataplane {
             hidden: Vec::new(),
             ipvs_dirty: None,
             ipvs_changed: Instant::now(),
+            last_build: Duration::ZERO,
         };
         // the exception path: a TAP per port with its MAC, and rtnetlink to follow them
         let mut knis = Vec::new();
@@ -534,15 +537,15 @@ impl Dataplane {
     /// Asks worker 0 to resolve every dest's next hop that is not known yet, so the first
     /// connection to a new real server does not wait for a retransmission.
     fn resolve_dests(&self) {
-        for s in self.ipvs.services() {
-            for d in &s.dests {
-                if let Some(r) = self.net.routes().lookup(d.addr) {
-                    if r.kind == RouteKind::Net {
-                        let hop = r.via.unwrap_or(d.addr);
-                        if self.net.neighbours().get(hop).is_none() {
-                            self.shared.command(0, Command::Solicit { port: r.port, target: hop });
-                        }
-                    }
+        // thousands of services share a few real servers: each address once
+        let addrs: std::collections::HashSet<IpAddr> =
+            self.ipvs.services().iter().flat_map(|s| s.dests.iter().map(|d| d.addr)).collect();
+        let mut hops = std::collections::HashSet::new();
+        for a in addrs {
+            if let Some(r) = self.net.routes().lookup(a) {
+                let hop = r.via.unwrap_or(a);
+                if r.kind == RouteKind::Net && self.net.neighbours().get(hop).is_none() && hops.insert(hop) {
+                    self.shared.command(0, Command::Solicit { port: r.port, target: hop });
                 }
             }
         }
@@ -724,15 +727,20 @@ impl crate::ipvs::Dataplane for Dataplane {
     }
 
     fn flush(&mut self, state: &IpvsState) {
-        // wait for a pause in the requests, but not for ever
+        // wait for a pause in the requests, but not for ever: while they keep coming, at
+        // most a tenth of the control thread goes to building snapshots (a big table takes
+        // a while to build)
         let Some(since) = self.ipvs_dirty else { return };
-        if self.ipvs_changed.elapsed() < PUBLISH_PAUSE && since.elapsed() < MAX_PUBLISH_DELAY {
+        let max_delay = MAX_PUBLISH_DELAY.max(self.last_build * 10);
+        if self.ipvs_changed.elapsed() < PUBLISH_PAUSE && since.elapsed() < max_delay {
             return;
         }
         if self.ipvs_dirty.take().is_some() {
+            let t = Instant::now();
             self.rebuild_ipvs(state);
             self.publish_all();
             self.resolve_dests();
+            self.last_build = t.elapsed();
         }
     }
 
