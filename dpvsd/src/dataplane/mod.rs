@@ -853,3 +853,39 @@ impl Drop for Dataplane {
         info!("dataplane stopped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eal_arguments_for_each_kind_of_port() {
+        let text = "[dataplane]\nworkers = 2\n[eal]\nfile_prefix = t1\nlcores = \"(0-2)@(0-1)\"\nargs = \"--log-level=lib.eal:notice\"\n\
+                    [port.dpdk0]\ninterface = eth1\nrx_desc = 2048\n[port.dpdk1]\nvdev = \"net_tap0,iface=dtap0\"\n";
+        let cfg = crate::config::Config::parse("t.conf", text).unwrap().dataplane.unwrap();
+        let (args, names) = eal_args(&cfg);
+        assert_eq!(
+            args,
+            [
+                "dpvsd",
+                "--no-huge",
+                "-m",
+                "512",
+                "--file-prefix=t1",
+                "--no-telemetry",
+                "--lcores=(0-2)@(0-1)",
+                "--vdev=net_af_packet0,iface=eth1,qpairs=2,framecnt=2048,qdisc_bypass=1",
+                "--vdev=net_tap0,iface=dtap0",
+                "--no-pci",
+                "--log-level=lib.eal:notice",
+            ]
+        );
+        assert_eq!(names, ["net_af_packet0", "net_tap0"]);
+        let text = "[eal]\nhugepages = yes\nmemory = 1024\n[port.p]\npci = 0000:03:00.0\n";
+        let cfg = crate::config::Config::parse("t.conf", text).unwrap().dataplane.unwrap();
+        let (args, names) = eal_args(&cfg);
+        assert!(args.contains(&"--allow=0000:03:00.0".to_string()) && !args.contains(&"--no-pci".to_string()));
+        assert!(!args.contains(&"--no-huge".to_string()) && args.windows(2).any(|w| w == ["-m", "1024"]));
+        assert_eq!(names, ["0000:03:00.0"]);
+    }
+}
