@@ -157,11 +157,12 @@ for i in 0 1; do # the real servers are up (direct checks go through the bridge,
     sleep 0.1
   done
 done
-# the first request waits until dpvsd has resolved the real servers' MAC addresses (ARP)
+# one request first, so that the real servers are up behind the VIP (it is counted below)
 for _ in $(seq 50); do curl_vip >/dev/null 2>&1 && break; sleep 0.2; done
 
 echo
-echo "=== the client's requests to the VIP, answered by rs0 and rs1 in turn (round robin)"
+echo "=== the client's requests to the VIP, answered by rs0 and rs1 in turn (round robin;"
+echo "    the first connection was a readiness check, so the counters below show one more)"
 requests 6
 
 echo
