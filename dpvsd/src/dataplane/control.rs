@@ -96,25 +96,6 @@ const ESRCH: i32 = libc::ESRCH;
 const EADDRNOTAVAIL: i32 = libc::EADDRNOTAVAIL;
 const ENOENT: i32 = libc::ENOENT;
 
-fn xmit_drop_names() -> [&'static str; XmitDrop::COUNT] {
-    let all = [
-        XmitDrop::Truncated,
-        XmitDrop::Malformed,
-        XmitDrop::BadChecksum,
-        XmitDrop::Fragment,
-        XmitDrop::Unsupported,
-        XmitDrop::TtlExpired,
-        XmitDrop::FragNeeded { mtu: 0 },
-        XmitDrop::TooBig { mtu: 0 },
-        XmitDrop::NoRoom,
-    ];
-    let mut names = [""; XmitDrop::COUNT];
-    for x in all {
-        names[x.index()] = x.name();
-    }
-    names
-}
-
 impl Dataplane {
     fn port_by_name(&self, name: &str) -> Result<usize, NetError> {
         self.cfg
@@ -377,7 +358,7 @@ impl Dataplane {
 
     /// Every worker's counters with every drop reason.
     pub fn worker_stats(&mut self) -> Vec<WorkerStats> {
-        let names = xmit_drop_names();
+        let names = XmitDrop::ALL.map(|x| x.name());
         self.collect()
             .iter()
             .enumerate()
