@@ -7,8 +7,10 @@
 #                   (no balancer; the testbed's own limit)
 #   nftables-dnat   VIP 10.90.0.100 DNATed in the lb namespace (numgen inc mod 2), conntrack
 #   haproxy-tcp     HAProxy (mode tcp, roundrobin) in the lb namespace on VIP 10.90.0.101
-#   dpvsd-fullnat   not yet: dpvsd has no dataplane (hook: dpvsd_setup below)
-#   dpvsd-nat       not yet
+#   dpvsd-fullnat   dpvsd in the lb namespace on DPDK net_af_packet ports (lb-c, lb-s), VIP
+#                   10.90.0.102, rr over rs0 and rs1, -m dests by full-NAT from 8 local
+#                   addresses 10.90.2.2-9; configured with Debian's ipvsadm through the shim
+#   dpvsd-nat       the same dpvsd as a plain NAT (masquerade) balancer
 #
 # Figures (each DURATION seconds, default 10):
 #   new conn/s      wrk -t2 -c32 -H 'Connection: close': every request is a new TCP connection
@@ -32,24 +34,33 @@
 # servers and the forwarding softirqs starves; all of them share both cores, as they would
 # share them with dpvsd's worker later. Compare rows of one run, not runs of different days.
 #
-#   bench/netns-compare.sh --out results.csv [--plot results.png] [--duration S]
+#   bench/netns-compare.sh --out results.csv [--plot results.png] [--duration S] [--only REGEX]
 #   bench/netns-compare.sh --replot --out results.csv [--plot results.png]   # PNG of a CSV only
 #
+# --only REGEX measures only the rows whose name matches (e.g. --only dpvsd). dpvsd's settings
+# come from the environment: DPVSD_WORKERS (default 1), DPVSD_IDLE_US (idle_sleep_us, default
+# 200; 0 = busy poll), DPVSD_BURST (default 64), DPVSD_AFP (more net_af_packet options, e.g.
+# framecnt=2048), DPVSD_KDROP (default 1: an nftables ingress chain drops the lb kernel's own
+# copy of each frame, which af_packet has already taken). During the dpvsd rows only, the
+# client's and the real servers' veths have TX checksum offload off (af_packet would hand
+# dpvsd partial checksums); the kernel rows keep it on (TX_OFF_ALL=1: off for every row).
+#
 # Prints a table, writes CSV to --out, and a PNG (default: --out with .png) when gnuplot is
-# installed. Needs root, iproute2, nftables, nginx, haproxy, wrk, iperf3, curl, python3
+# installed. Needs root, iproute2, nftables, nginx, haproxy, wrk, iperf3, curl, python3, ethtool
 # (scripts/setup.sh installs them). Everything runs in namespaces named dpvsb-<pid>-*; all
 # processes are stopped by pid and every namespace deleted on exit, also on failure or ^C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out= plot= replot= duration=${DURATION:-10}
+out= plot= replot= duration=${DURATION:-10} only=.
 while (($#)); do
   case $1 in
     --out) out=$2; shift 2 ;;
     --plot) plot=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
     --replot) replot=1; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -60,7 +71,7 @@ plot_csv() {
     dat=$(mktemp /tmp/dpvs-netns-plot.XXXXXX)
     rows=$(($(wc -l <"$out") - 1))
     awk -F, 'NR > 1 {
-        label = $1; if ($2 == "") label = label " (not yet)"
+        label = $1; if ($2 == "") label = label " (no figures)"
         for (i = 2; i <= 5; i++) if ($i == "" || $i == "n/a") $i = "NaN"
         printf "\"%s\" %s %s %s %s\n", label, $2, $3, $4, $5 }' "$out" >"$dat"
     gnuplot <<EOF
@@ -104,9 +115,15 @@ EOF
 [ -n "$plot" ] || plot=${out%.csv}.png
 if [ -n "$replot" ]; then plot_csv "$out" "$plot"; exit 0; fi
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
-for t in ip nft nginx haproxy wrk iperf3 curl python3; do
+for t in ip nft nginx haproxy wrk iperf3 curl python3 ethtool; do
   command -v "$t" >/dev/null || { echo "needs $t (run scripts/setup.sh)" >&2; exit 1; }
 done
+if [[ dpvsd-fullnat =~ $only || dpvsd-nat =~ $only ]]; then
+  # the tree is shared: when it does not build, the last release binaries are used (said so)
+  cargo build --release -q -p dpvsd -p ipvs-netlink-shim ||
+    { [ -x target/release/dpvsd ] && echo "build failed: using target/release/dpvsd of $(date -u -r target/release/dpvsd +%H:%MZ)" >&2; } ||
+    exit 1
+fi
 
 N=2                                   # real servers
 TAG=dpvsb-$$
@@ -118,18 +135,117 @@ work=$(mktemp -d /tmp/dpvs-netns-bench.XXXXXX)
 pids=()
 load_before=$(cut -d" " -f1-3 /proc/loadavg)
 
-# ---- HOOK for the dataplane issue: dpvsd -------------------------------------------------
-# dpvsd_setup MODE (fullnat | nat) must: start dpvsd inside "$NS_LB" with DPDK net_af_packet
-# ports on lb-c (client side) and lb-s (server side) after removing the kernel's addresses
-# there (`ip -n "$NS_LB" addr flush dev lb-c` / `lb-s`, so the kernel does not answer beside
-# it), give dpvsd 10.90.1.1 and 10.90.2.1 (and for full-NAT local addresses from
-# 10.90.2.2-10.90.2.9), configure the VIP $VIP_DPVSD: TCP :80 over rs0 and rs1 (rr), UDP
-# :5201 -> rs0:5201 and :5202 -> rs1:5201, in MODE; append dpvsd's pid to pids; return 0 once
-# `curl http://$VIP_DPVSD/` from "$NS_C" answers. dpvsd_teardown stops it and restores the
-# kernel's addresses. Until dpvsd forwards packets, dpvsd_setup returns 1 and the rows read
-# "not yet".
-dpvsd_setup() { return 1; }
-dpvsd_teardown() { :; }
+# ---- dpvsd ------------------------------------------------------------------------------
+# dpvsd_setup MODE (fullnat | nat) starts dpvsd inside "$NS_LB" with DPDK net_af_packet ports
+# on lb-c (dpdk0, client side) and lb-s (dpdk1, server side), after removing the kernel's
+# addresses there (only dpvsd answers ARP for 10.90.1.1 and 10.90.2.1); full-NAT gets the 8
+# local addresses 10.90.2.2-10.90.2.9 (sapool). Debian's ipvsadm, through the shim, configures
+# the VIP $VIP_DPVSD: TCP :80 over rs0 and rs1 (rr), TCP and UDP :5201 -> rs0:5201 and :5202 ->
+# rs1:5201 (iperf3's control connection and its flow), all -m (full-NAT with
+# masquerade_fullnat = yes, else NAT). It returns once `curl http://$VIP_DPVSD/` from the client
+# answers. dpvsd_teardown prints dpvsd's per-service counters, stops it and restores the
+# kernel's addresses.
+DPVSD_WORKERS=${DPVSD_WORKERS:-1}     # [dataplane] workers (= af_packet qpairs per port)
+DPVSD_IDLE_US=${DPVSD_IDLE_US:-200}   # [dataplane] idle_sleep_us: back-off ceiling, 0 = busy poll
+DPVSD_BURST=${DPVSD_BURST:-64}        # [dataplane] burst (the chosen setting; dpvsd.conf default 32)
+DPVSD_AFP=${DPVSD_AFP:-}              # more net_af_packet options, e.g. framecnt=2048,blocksz=8192
+DPVSD_KDROP=${DPVSD_KDROP:-1}         # 1: drop the lb kernel's own copy of each frame (ingress)
+TX_OFF_ALL=${TX_OFF_ALL:-0}           # 1: TX checksum offload off for every row, not only dpvsd's
+dpvsd_pid=
+tx_csum() { # on | off: TX checksum offload of the client's and the real servers' veths
+  local i
+  nsx "$NS_C" ethtool -K cl0 tx "$1" >/dev/null
+  for i in $(seq 0 $((N - 1))); do nsx "$(rs_ns "$i")" ethtool -K eth0 tx "$1" >/dev/null; done
+}
+dpvsd_ipvsadm() { # Debian's ipvsadm through the shim, on this run's dpvsd
+  LD_PRELOAD="$PWD/target/release/libipvs_netlink_shim.so" DPVSD_IPVS_SOCKET="$work/dpvsd/ipvs.sock" \
+    /usr/sbin/ipvsadm "$@"
+}
+dpvsd_port() { # index interface: the port's device line
+  if [ -n "$DPVSD_AFP" ]; then
+    echo "vdev = net_af_packet$1,iface=$2,qpairs=$DPVSD_WORKERS,$DPVSD_AFP"
+  else
+    echo "interface = $2"
+  fi
+}
+dpvsd_setup() { # fullnat | nat
+  local mode=$1 i proto sapool=
+  mkdir -p "$work/dpvsd"
+  rm -rf "$work/dpvsd/state" "$work/dpvsd/ipvs.sock"
+  if [ "$mode" = fullnat ]; then
+    for i in $(seq 2 9); do sapool+="address = \"10.90.2.$i/24 sapool\""$'\n'; done
+  fi
+  cat >"$work/dpvsd/dpvsd.conf" <<CONF
+[control]
+ipvs_socket = "$work/dpvsd/ipvs.sock"
+state_dir = "$work/dpvsd/state"
+log_level = warn
+[dataplane]
+workers = $DPVSD_WORKERS
+idle_sleep_us = $DPVSD_IDLE_US
+burst = $DPVSD_BURST
+masquerade_fullnat = $([ "$mode" = fullnat ] && echo yes || echo no)
+[eal]
+file_prefix = $TAG
+memory = 512
+[port.dpdk0]
+$(dpvsd_port 0 lb-c)
+address = 10.90.1.1/24
+address = $VIP_DPVSD/32
+[port.dpdk1]
+$(dpvsd_port 1 lb-s)
+address = 10.90.2.1/24
+$sapool
+CONF
+  # dpvsd alone answers for 10.90.1.1 and 10.90.2.1: the lb kernel keeps no address there
+  ip -n "$NS_LB" addr flush dev lb-c
+  ip -n "$NS_LB" addr flush dev lb-s
+  if [ "$DPVSD_KDROP" = 1 ]; then
+    # af_packet receives its copy of a frame before the ingress hooks run; the kernel's own
+    # copy (IP input with no route, ARP for addresses it no longer has) is dropped there
+    # instead of being processed for nothing (an nftables netdev ingress chain: this kernel
+    # has no tc drop action)
+    nsx "$NS_LB" nft -f - <<NFT
+table netdev dpvsb_kdrop {
+  chain lbc { type filter hook ingress device "lb-c" priority filter; policy drop; }
+  chain lbs { type filter hook ingress device "lb-s" priority filter; policy drop; }
+}
+NFT
+  fi
+  # af_packet takes a frame as the sending veth leaves it: with TX checksum offload on, its
+  # TCP/UDP checksum is partial. The ends that send towards dpvsd compute checksums in
+  # software during the dpvsd rows (only then: the kernel rows keep the offload)
+  tx_csum off
+  ip netns exec "$NS_LB" target/release/dpvsd --config "$work/dpvsd/dpvsd.conf" >"$work/dpvsd/log" 2>&1 &
+  dpvsd_pid=$!
+  pids+=("$dpvsd_pid")
+  for i in $(seq 200); do [ -S "$work/dpvsd/ipvs.sock" ] && break; sleep 0.05; done
+  [ -S "$work/dpvsd/ipvs.sock" ] || { echo "dpvsd did not start:" >&2; tail "$work/dpvsd/log" >&2; return 1; }
+  dpvsd_ipvsadm -A -t $VIP_DPVSD:80 -s rr || return 1
+  for i in $(seq 0 $((N - 1))); do dpvsd_ipvsadm -a -t $VIP_DPVSD:80 -r "$(rs_ip "$i"):80" -m || return 1; done
+  # iperf3: its TCP control connection and its UDP flow reach the same server
+  for proto in -t -u; do
+    for i in 0 1; do
+      dpvsd_ipvsadm -A $proto $VIP_DPVSD:$((5201 + i)) -s rr || return 1
+      dpvsd_ipvsadm -a $proto $VIP_DPVSD:$((5201 + i)) -r "$(rs_ip "$i"):5201" -m || return 1
+    done
+  done
+  wait_for "dpvsd $mode on the VIP" nsx "$NS_C" curl -sf --max-time 1 "http://$VIP_DPVSD/"
+}
+dpvsd_teardown() {
+  local i p rest=()
+  [ -n "$dpvsd_pid" ] || return 0
+  dpvsd_ipvsadm -Ln --stats | awk '$1 == "TCP" || $1 == "UDP" { printf "   dpvsd: %s %s conns %s inpkts %s outpkts %s\n", $1, $2, $3, $4, $5 }' >&2 || true
+  stop_pid "$dpvsd_pid"
+  for p in "${pids[@]}"; do [ "$p" = "$dpvsd_pid" ] || rest+=("$p"); done
+  pids=("${rest[@]}")
+  dpvsd_pid=
+  grep -v '^EAL: \|^$' "$work/dpvsd/log" | tail -n 5 | sed 's/^/   dpvsd log: /' >&2 || true
+  nsx "$NS_LB" nft delete table netdev dpvsb_kdrop 2>/dev/null || true
+  [ "$TX_OFF_ALL" = 1 ] || tx_csum on || true
+  ip -n "$NS_LB" addr add 10.90.1.1/24 dev lb-c 2>/dev/null || true
+  ip -n "$NS_LB" addr add 10.90.2.1/24 dev lb-s 2>/dev/null || true
+}
 
 stop_pid() { # pid: SIGTERM, SIGKILL after 5 s, reap
   local p=$1 i
@@ -199,6 +315,7 @@ for i in $(seq 0 $((N - 1))); do
   ip -n "$ns" addr add "$(rs_ip "$i")/24" dev eth0
   ip -n "$ns" route add default via 10.90.2.1
 done
+[ "$TX_OFF_ALL" = 1 ] && tx_csum off
 # Short connections: wide ephemeral port ranges, TIME_WAIT reuse for outgoing connections
 # (client: wrk; lb: HAProxy's server side).
 for ns in "$NS_C" "$NS_LB"; do
@@ -292,12 +409,17 @@ PY
 
 declare -A CPS RPS PPS PPSR NOTE
 ROWS=(kernel-routing nftables-dnat haproxy-tcp dpvsd-fullnat dpvsd-nat)
-NOT_YET="not yet (dpvsd has no dataplane)"
+SKIPPED="skipped (--only)"
+FAILED="failed: dpvsd did not come up (see the messages above)"
+wanted() { [[ $1 =~ $only ]]; }
 # Every path gets its own client source address (10.90.1.2, .3, ...): TIME_WAIT sockets that
 # one path's short connections leave on the real servers (nginx closes first) must not meet the
 # next path's connections from the same ports. The client's TCP timestamps have a random offset
-# per destination address, so a SYN via the VIP can carry an older timestamp than the TIME_WAIT
-# socket it meets, PAWS drops it, and the connection waits for a 1 s SYN retransmit.
+# per connection (its addresses and ports: a SYN to the VIP has another offset than one to the
+# real server), so a SYN rewritten onto an old 4-tuple can carry an older timestamp than the
+# TIME_WAIT socket it meets, PAWS drops it, and the connection waits for a 1 s SYN retransmit.
+# (Full-NAT meets the same when it reuses a local port within the server's TIME_WAIT: dpvsd
+# holds a local port for its own TIME_WAIT, 120 s, longer than Linux's 60 s.)
 src_index=2
 measure() { # row tcp-url... -- udp-host:port...
   local row=$1 urls=() udps=()
@@ -321,11 +443,16 @@ measure() { # row tcp-url... -- udp-host:port...
   fi
 }
 
+skip() { CPS[$1]=$SKIPPED RPS[$1]= PPS[$1]= PPSR[$1]= NOTE[$1]=; }
+
 # (a) plain kernel routing, both servers at once
+if wanted kernel-routing; then
 measure kernel-routing "http://$(rs_ip 0)/" "http://$(rs_ip 1)/" -- "$(rs_ip 0):5201" "$(rs_ip 1):5201"
 NOTE[kernel-routing]="no balancer: one load generator per real server"
+else skip kernel-routing; fi
 
 # (b) nftables DNAT in the lb namespace
+if wanted nftables-dnat; then
 nsx "$NS_LB" nft -f - <<EOF
 table ip dpvsb {
   chain prerouting {
@@ -340,8 +467,10 @@ wait_for "the DNAT VIP" nsx "$NS_C" curl -sf --max-time 1 "http://$VIP_DNAT/"
 measure nftables-dnat "http://$VIP_DNAT/" -- "$VIP_DNAT:5201" "$VIP_DNAT:5202"
 NOTE[nftables-dnat]="numgen inc mod 2; UDP: one flow per server"
 nsx "$NS_LB" nft delete table ip dpvsb # conntrack hooks go with the last NAT rule
+else skip nftables-dnat; fi
 
 # (c) HAProxy, TCP mode
+if wanted haproxy-tcp; then
 cat >"$work/haproxy.cfg" <<EOF
 global
   maxconn 8000 # fds: 2 per connection; the hard limit here is 20000
@@ -364,15 +493,19 @@ measure haproxy-tcp "http://$VIP_HAPROXY/" --
 NOTE[haproxy-tcp]="HAProxy $(haproxy -v | awk 'NR==1 { print $3 }') (nbthread: one per CPU); no UDP"
 stop_pid "${pids[-1]}"
 unset 'pids[-1]'
+else skip haproxy-tcp; fi
 
 for mode in fullnat nat; do
   row=dpvsd-$mode
-  if dpvsd_setup "$mode"; then
+  if ! wanted "$row"; then
+    skip "$row"
+  elif dpvsd_setup "$mode"; then
     measure "$row" "http://$VIP_DPVSD/" -- "$VIP_DPVSD:5201" "$VIP_DPVSD:5202"
-    NOTE[$row]="dpvsd $mode"
+    NOTE[$row]="dpvsd $mode; $DPVSD_WORKERS worker(s); idle_sleep_us $DPVSD_IDLE_US; burst $DPVSD_BURST${DPVSD_AFP:+; $DPVSD_AFP}"
     dpvsd_teardown
   else
-    CPS[$row]=$NOT_YET RPS[$row]= PPS[$row]= PPSR[$row]= NOTE[$row]=
+    dpvsd_teardown
+    CPS[$row]=$FAILED RPS[$row]= PPS[$row]= PPSR[$row]= NOTE[$row]=
   fi
 done
 
@@ -384,9 +517,9 @@ fmt='%-16s %12s %18s %15s %15s  %s\n'
 printf "$fmt" path "new conn/s" "req/s keep-alive" "UDP fwd pkt/s" "UDP rcv pkt/s" notes
 echo "path,new_conn_per_s,req_per_s_keepalive,udp_fwd_pkt_per_s,udp_rcv_pkt_per_s,notes" >"$out"
 for row in "${ROWS[@]}"; do
-  if [ "${CPS[$row]}" = "$NOT_YET" ]; then
-    printf '%-16s %s\n' "$row" "$NOT_YET"
-    echo "$row,,,,,$NOT_YET" >>"$out"
+  if [ "${CPS[$row]}" = "$SKIPPED" ] || [ "${CPS[$row]}" = "$FAILED" ]; then
+    printf '%-16s %s\n' "$row" "${CPS[$row]}"
+    echo "$row,,,,,${CPS[$row]}" >>"$out"
   else
     printf "$fmt" "$row" "${CPS[$row]}" "${RPS[$row]}" "${PPS[$row]}" "${PPSR[$row]}" "${NOTE[$row]}"
     echo "$row,${CPS[$row]},${RPS[$row]},${PPS[$row]},${PPSR[$row]},${NOTE[$row]//,/;}" >>"$out"
