@@ -179,7 +179,7 @@ dpvsd_setup() { # fullnat | nat
 [control]
 ipvs_socket = "$work/dpvsd/ipvs.sock"
 state_dir = "$work/dpvsd/state"
-log_level = warn
+log_level = info
 [dataplane]
 workers = $DPVSD_WORKERS
 idle_sleep_us = $DPVSD_IDLE_US
@@ -240,7 +240,9 @@ dpvsd_teardown() {
   for p in "${pids[@]}"; do [ "$p" = "$dpvsd_pid" ] || rest+=("$p"); done
   pids=("${rest[@]}")
   dpvsd_pid=
-  grep -v '^EAL: \|^$' "$work/dpvsd/log" | tail -n 5 | sed 's/^/   dpvsd log: /' >&2 || true
+  # dpvsd logs its workers' and ports' counters at exit (rx_missed: af_packet RX-ring drops)
+  grep -E 'WARN|ERROR|worker [0-9]+:|port counters' "$work/dpvsd/log" |
+    sed 's/\x1b\[[0-9;]*m//g; s/^.*INFO [^ ]*: //; s/^/   dpvsd: /' >&2 || true
   nsx "$NS_LB" nft delete table netdev dpvsb_kdrop 2>/dev/null || true
   [ "$TX_OFF_ALL" = 1 ] || tx_csum on || true
   ip -n "$NS_LB" addr add 10.90.1.1/24 dev lb-c 2>/dev/null || true
