@@ -7,8 +7,9 @@
 //! number once per loop and takes the new one off the packet path. Workers own everything
 //! mutable on the packet path and answer the control thread's requests (statistics,
 //! connection listings, packets to send) in their slow path, through per-worker slots.
-//! Neighbours the workers learn (ARP, ND) come back to the control thread, which adds them
-//! to the next network snapshot.
+//! Neighbours the workers learn (ARP, ND, on-link senders) come back to the control thread,
+//! which adds them to the next network snapshot; the control thread also follows rtnetlink
+//! for the addresses and routes the kernel has on the `.kni` interfaces ([`kni`]).
 
 pub mod config;
 pub mod conns;

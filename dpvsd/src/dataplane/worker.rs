@@ -1,7 +1,9 @@
 //! A worker lcore: rx bursts from its queue of every port, the software hand-off to the
 //! flow's owner, the dpvs-core pipeline, the network stack for what the pipeline does not
-//! take (ARP, ND, echo to local addresses), tx bursts; in its slow path the connection
-//! timers, the control thread's requests and neighbour resolution; an idle back-off.
+//! take (ARP, ND, echo to local addresses), the exception path to the `.kni` interfaces for
+//! the rest, ICMP errors, frames held for their next hop, tx bursts; in its slow path the
+//! connection timers, the control thread's requests, neighbour resolution and (worker 0)
+//! what the kernel sends; an idle back-off.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
