@@ -2,7 +2,7 @@
 //! the control thread's side of it.
 //!
 //! The control thread (dpvsd's event loop, the EAL main lcore) owns the configuration. It
-//! publishes an immutable [`Published`] (the IPVS [`Snapshot`], the network state, the
+//! publishes an immutable `Published` (the IPVS [`Snapshot`], the network state, the
 //! steering table, the local-address pool) behind a generation number; a worker compares the
 //! number once per loop and takes the new one off the packet path. Workers own everything
 //! mutable on the packet path and answer the control thread's requests (statistics,
