@@ -312,3 +312,9 @@ pub fn tap_write(fd: RawFd, frame: &[u8]) -> io::Result<bool> {
     }
     Ok(true)
 }
+
+/// Whether the process runs as root (real uid 0, as DPDK decides where its runtime files go).
+pub fn is_root() -> bool {
+    // SAFETY: getuid takes nothing and cannot fail.
+    unsafe { libc::getuid() == 0 }
+}

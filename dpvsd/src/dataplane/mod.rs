@@ -851,6 +851,17 @@ impl Drop for Dataplane {
                 warn!("cannot give {iface} back to the kernel's stack: {e}");
             }
         }
+        // the EAL's runtime directory of our file prefix (DPDK leaves it behind)
+        let base = match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) if !crate::sys::is_root() => std::path::PathBuf::from(d).join("dpdk"),
+            _ => std::path::PathBuf::from("/var/run/dpdk"),
+        };
+        let dir = base.join(&self.cfg.file_prefix);
+        if dir.is_dir() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                warn!("cannot remove the EAL's runtime directory {}: {e}", dir.display());
+            }
+        }
         info!("dataplane stopped");
     }
 }
