@@ -117,7 +117,7 @@ impl Dataplane {
 
     /// Applies a changed configuration: rebuilt, published, new addresses announced. On
     /// failure the previous configuration is restored and nothing changed.
-    fn apply(&mut self, old: super::config::DataplaneConfig, state: &IpvsState) -> Result<(), NetError> {
+    pub(super) fn apply(&mut self, old: super::config::DataplaneConfig, state: &IpvsState) -> Result<(), NetError> {
         if let Err(e) = self.rebuild_net() {
             self.cfg = old;
             let _ = self.rebuild_net();
@@ -325,8 +325,7 @@ impl Dataplane {
         let port = self.ports[i].port.id();
         self.neigh.insert_permanent(n.addr, n.mac, port);
         self.cfg.neighbours.push(n);
-        self.rebuild_net().map_err(|e| err(EINVAL, format!("{e:#}")))?;
-        self.publish_all();
+        self.publish_neighbours();
         Ok(())
     }
 
@@ -334,8 +333,7 @@ impl Dataplane {
     pub fn del_neigh(&mut self, addr: IpAddr) -> Result<(), NetError> {
         self.neigh.remove(addr).ok_or_else(|| err(ENOENT, format!("neigh {addr}: no such entry")))?;
         self.cfg.neighbours.retain(|n| n.addr != addr);
-        self.rebuild_net().map_err(|e| err(EINVAL, format!("{e:#}")))?;
-        self.publish_all();
+        self.publish_neighbours();
         Ok(())
     }
 
@@ -351,8 +349,7 @@ impl Dataplane {
         for a in &gone {
             self.neigh.remove(*a);
         }
-        self.rebuild_net().map_err(|e| err(EINVAL, format!("{e:#}")))?;
-        self.publish_all();
+        self.publish_neighbours();
         Ok(gone.len())
     }
 

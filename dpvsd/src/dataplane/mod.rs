@@ -500,6 +500,13 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Publishes a new neighbour table; routes and addresses are as they were.
+    fn publish_neighbours(&mut self) {
+        self.generation += 1;
+        self.net = Arc::new(self.net.with_neighbours(self.generation, self.neigh.clone()));
+        self.publish_all();
+    }
+
     fn rebuild_ipvs(&mut self, state: &IpvsState) {
         let opts = Options {
             masquerade_fullnat: self.cfg.masquerade_fullnat && !self.laddrs.is_empty(),
@@ -630,21 +637,10 @@ impl Dataplane {
                 p.addrs = np.addrs.clone();
             }
         }
-        if let Err(e) = self.rebuild_net() {
-            error!("SIGHUP: {e:#}; the previous network configuration stays");
-            self.cfg = old;
-            let _ = self.rebuild_net();
+        if let Err(e) = self.apply(old, state) {
+            error!("SIGHUP: {e}; the previous network configuration stays");
             return;
         }
-        self.rebuild_ipvs(state);
-        self.publish_all();
-        let old_addrs: Vec<IpAddr> = old.ports.iter().flat_map(|p| p.addrs.iter().map(|a| a.addr)).collect();
-        for a in self.net.addrs().to_vec() {
-            if !old_addrs.contains(&a.addr) {
-                self.shared.command(0, Command::Announce { port: a.port, addr: a.addr });
-            }
-        }
-        self.resolve_dests();
         info!("SIGHUP: dataplane configuration reloaded");
     }
 }
@@ -783,10 +779,7 @@ impl crate::ipvs::Dataplane for Dataplane {
             for (addr, mac, port) in learned {
                 self.neigh.learn(addr, mac, port, now);
             }
-            match self.rebuild_net() {
-                Ok(()) => self.publish_all(),
-                Err(e) => error!("cannot rebuild the network state: {e:#}"),
-            }
+            self.publish_neighbours();
         }
         let events = self.watcher.as_mut().map(kni::Watcher::poll).unwrap_or_default();
         if !events.is_empty() && self.follow_kernel(&events) {
