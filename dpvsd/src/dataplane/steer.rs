@@ -26,6 +26,17 @@ const UDP: u8 = 17;
 const ICMP: u8 = 1;
 const ICMPV6: u8 = 58;
 
+/// A frame's EtherType and the offset of its network header (one optional 802.1Q tag).
+#[inline]
+pub fn network_header(frame: &[u8]) -> Option<(u16, usize)> {
+    let ty = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    if ty == ETH_P_8021Q {
+        Some((u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]), 18))
+    } else {
+        Some((ty, 14))
+    }
+}
+
 /// `hash(address, port) % workers` as both directions of a masquerade flow compute it.
 #[inline]
 pub fn flow_owner(v6: bool, addr: u128, port: u16, workers: u16) -> u16 {
@@ -97,13 +108,7 @@ impl Steering {
         if self.workers == 1 || frame.len() < 14 {
             return None;
         }
-        let mut off = 12;
-        let mut ty = u16::from_be_bytes([frame[off], frame[off + 1]]);
-        if ty == ETH_P_8021Q {
-            off += 4;
-            ty = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
-        }
-        let ip = off + 2;
+        let (ty, ip) = network_header(frame)?;
         let (v6, proto, src, dst, l4) = match ty {
             ETH_P_IP => {
                 let h = frame.get(ip..ip + 20)?;

@@ -22,6 +22,7 @@ use dpvs_core::xmit::{PacketBuf, XmitDrop};
 use tracing::{debug, trace};
 
 use super::kni::Kni;
+use super::steer::network_header;
 use super::rate::RateLimiter;
 use super::{Command, Published, Shared, WorkerReport};
 
@@ -134,15 +135,7 @@ impl Router for WorkerRouter<'_> {
 /// Whether a frame is the network's control traffic: ARP, IPv6 neighbour and router
 /// discovery, VRRP, OSPF, BGP.
 fn is_control(f: &[u8]) -> bool {
-    let Some(&[t0, t1]) = f.get(12..14) else { return false };
-    let (off, ty) = if [t0, t1] == [0x81, 0x00] {
-        match f.get(16..18) {
-            Some(&[a, b]) => (18, u16::from_be_bytes([a, b])),
-            _ => return false,
-        }
-    } else {
-        (14, u16::from_be_bytes([t0, t1]))
-    };
+    let Some((ty, off)) = network_header(f) else { return false };
     const VRRP: u8 = 112;
     const OSPF: u8 = 89;
     const BGP: u16 = 179;
@@ -177,11 +170,7 @@ fn is_control(f: &[u8]) -> bool {
 
 /// The source address of an IPv4 or IPv6 frame (one optional 802.1Q tag).
 fn frame_source(f: &[u8]) -> Option<IpAddr> {
-    let (mut off, mut ty) = (14, u16::from_be_bytes([*f.get(12)?, *f.get(13)?]));
-    if ty == 0x8100 {
-        ty = u16::from_be_bytes([*f.get(16)?, *f.get(17)?]);
-        off = 18;
-    }
+    let (ty, off) = network_header(f)?;
     match ty {
         0x0800 => Some(IpAddr::from(<[u8; 4]>::try_from(f.get(off + 12..off + 16)?).ok()?)),
         0x86dd => Some(IpAddr::from(<[u8; 16]>::try_from(f.get(off + 8..off + 24)?).ok()?)),
