@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ use crate::netns::{
     LB_SERVER_IF, LB_SERVER_SIDE4, LB_SERVER_SIDE6, READY_TIMEOUT, VIP4, VIP6,
 };
 use crate::{
-    dpvsd_bin, run_with_timeout, seqpacket_connect, shim_lib, TempDir, COMMAND_TIMEOUT, IPVSADM,
+    bin_dir, dpvsd_bin, run_with_timeout, seqpacket_connect, shim_lib, TempDir, COMMAND_TIMEOUT, IPVSADM,
 };
 
 /// dpvsd's full-NAT local addresses (`sapool`) on the server side.
@@ -1454,3 +1454,68 @@ while True:
     print(kind, outer_src, own, socket.inet_ntoa(inner[12:16]), socket.inet_ntoa(inner[16:20]), flush=True)
     os.write(fd, inner)
 "#;
+
+/// `target/debug/dpip` (or `DPVS_BIN_DIR`'s).
+pub fn dpip_bin() -> PathBuf {
+    bin_dir().join("dpip")
+}
+
+/// dpvsd's dpip socket: it logs where it serves dpip (beside its IPVS socket by default).
+pub fn dpip_socket(t: &DataplaneTestbed) -> PathBuf {
+    let log = t.log();
+    let at = log.find("serving dpip socket=").unwrap_or_else(|| panic!("dpvsd does not say where dpip is served:\n{log}"));
+    let rest = &log[at + "serving dpip socket=".len()..];
+    PathBuf::from(rest.split_whitespace().next().expect("a path"))
+}
+
+/// The dpip CLI against a testbed's dpvsd.
+#[derive(Debug)]
+pub struct Dpip {
+    pub socket: PathBuf,
+}
+
+impl Dpip {
+    pub fn for_testbed(t: &DataplaneTestbed) -> Dpip {
+        assert!(dpip_bin().exists(), "build dpip first (`cargo build -p dpip`)");
+        Dpip { socket: dpip_socket(t) }
+    }
+
+    pub fn run(&self, args: &str) -> Output {
+        self.run_as(&[], args)
+    }
+
+    /// `dpip ARGS` run by `wrapper` (`setpriv ...`) when not empty.
+    pub fn run_as(&self, wrapper: &[&str], args: &str) -> Output {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(dpip_bin()),
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(dpip_bin());
+                c
+            }
+        };
+        cmd.args(args.split_whitespace()).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").env("DPIP_SOCKET", &self.socket);
+        run_with_timeout(cmd, None, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("dpip {args}: {e}"))
+    }
+
+    /// `dpip ARGS`, which must succeed; its stdout.
+    pub fn ok(&self, args: &str) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "dpip {args} failed ({}): {}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr),
+            String::from_utf8_lossy(&o.stdout)
+        );
+        String::from_utf8(o.stdout).expect("utf-8")
+    }
+
+    /// `dpip ARGS`, which must fail with `status` and print exactly `msg` on stderr.
+    pub fn fails(&self, args: &str, status: i32, msg: &str) {
+        let o = self.run(args);
+        assert_eq!(o.status.code(), Some(status), "dpip {args}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), format!("dpip: {msg}\n"), "dpip {args}");
+        assert!(o.stdout.is_empty(), "dpip {args} printed {:?}", String::from_utf8_lossy(&o.stdout));
+    }
+}

@@ -10,75 +10,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use dpvs_e2e::dataplane::{body, http_gets, http_server_showing_peer, keepalive_client, ping, skip, DataplaneTestbed, Setup, LADDR4};
+use dpvs_e2e::dataplane::{body, http_gets, http_server_showing_peer, keepalive_client, ping, skip, DataplaneTestbed, Dpip, Setup, LADDR4};
 use dpvs_e2e::netns::{veth, Netns, CLIENT4, CLIENT6, LB_CLIENT_SIDE4, LB_CLIENT_SIDE6, VIP4};
-use dpvs_e2e::{bin_dir, run_with_timeout, COMMAND_TIMEOUT};
-
-fn dpip_bin() -> PathBuf {
-    bin_dir().join("dpip")
-}
-
-/// dpvsd's dpip socket: it logs where it serves dpip (beside its IPVS socket by default).
-fn dpip_socket(t: &DataplaneTestbed) -> PathBuf {
-    let log = t.log();
-    let at = log.find("serving dpip socket=").unwrap_or_else(|| panic!("dpvsd does not say where dpip is served:\n{log}"));
-    let rest = &log[at + "serving dpip socket=".len()..];
-    PathBuf::from(rest.split_whitespace().next().expect("a path"))
-}
-
-struct Dpip {
-    socket: PathBuf,
-}
-
-impl Dpip {
-    fn for_testbed(t: &DataplaneTestbed) -> Dpip {
-        assert!(dpip_bin().exists(), "build dpip first (`cargo build -p dpip`)");
-        Dpip { socket: dpip_socket(t) }
-    }
-
-    fn run(&self, args: &str) -> Output {
-        self.run_as(&[], args)
-    }
-
-    /// `dpip ARGS` run by `wrapper` (`setpriv ...`) when not empty.
-    fn run_as(&self, wrapper: &[&str], args: &str) -> Output {
-        let mut cmd = match wrapper.split_first() {
-            None => Command::new(dpip_bin()),
-            Some((w, rest)) => {
-                let mut c = Command::new(w);
-                c.args(rest).arg(dpip_bin());
-                c
-            }
-        };
-        cmd.args(args.split_whitespace()).env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").env("DPIP_SOCKET", &self.socket);
-        run_with_timeout(cmd, None, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("dpip {args}: {e}"))
-    }
-
-    /// `dpip ARGS`, which must succeed; its stdout.
-    fn ok(&self, args: &str) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "dpip {args} failed ({}): {}{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr),
-            String::from_utf8_lossy(&o.stdout)
-        );
-        String::from_utf8(o.stdout).expect("utf-8")
-    }
-
-    /// `dpip ARGS`, which must fail with `status` and print exactly `msg` on stderr.
-    fn fails(&self, args: &str, status: i32, msg: &str) {
-        let o = self.run(args);
-        assert_eq!(o.status.code(), Some(status), "dpip {args}: {}", String::from_utf8_lossy(&o.stderr));
-        assert_eq!(String::from_utf8_lossy(&o.stderr), format!("dpip: {msg}\n"), "dpip {args}");
-        assert!(o.stdout.is_empty(), "dpip {args} printed {:?}", String::from_utf8_lossy(&o.stdout));
-    }
-}
 
 fn has(text: &str, want: &str) {
     assert!(text.contains(want), "missing {want:?} in:\n{text}");

@@ -6,13 +6,10 @@
 //! dataplane's for as long as the kernel has it.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use dpvs_e2e::dataplane::{http_gets, ping, ping_tries, skip, DataplaneTestbed, Setup};
+use dpvs_e2e::dataplane::{http_gets, ping, ping_tries, skip, DataplaneTestbed, Dpip, Setup};
 use dpvs_e2e::netns::{http_server, python, VIP4};
-use dpvs_e2e::{bin_dir, run_with_timeout, COMMAND_TIMEOUT};
 
 const HTTP_PORT: u16 = 80;
 /// An address only the lb namespace's kernel has (on dpdk0.kni).
@@ -21,15 +18,9 @@ const KERNEL_PORT: u16 = 8080;
 /// The exception path's rate in the flood test, frames a second per worker.
 const KNI_RATE: u64 = 500;
 
-/// `dpip ARGS` against the testbed's dpvsd: its output.
+/// `dpip ARGS` against the testbed's dpvsd, which must succeed: its output.
 fn dpip(t: &DataplaneTestbed, args: &[&str]) -> String {
-    let socket = PathBuf::from(t.dir()).join("dpip.sock");
-    let mut cmd = Command::new(bin_dir().join("dpip"));
-    cmd.args(args).env("DPIP_SOCKET", &socket);
-    let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("dpip {args:?}: {e}"));
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "dpip {args:?}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
-    text
+    Dpip::for_testbed(t).ok(&args.join(" "))
 }
 
 /// `dpip -s stats` of the testbed's dpvsd: the sum over workers of counter `name`.
