@@ -226,13 +226,7 @@ pub fn parse_prefix(s: &str, default_full: bool) -> Result<(IpAddr, u8), String>
 
 /// Whether `addr` has no bits set beyond its first `len`.
 pub fn is_network(addr: IpAddr, len: u8) -> bool {
-    let (bits, width) = match addr {
-        IpAddr::V4(a) => (u128::from(u32::from(a)), 32u32),
-        IpAddr::V6(a) => (u128::from(a), 128),
-    };
-    let host = width.saturating_sub(u32::from(len));
-    // a /0 of IPv6 is 128 host bits: no shift of a u128 reaches that
-    host == 0 || bits & (u128::MAX >> (128 - host)) == 0
+    dpvs_core::net::route::network(addr, len) == addr
 }
 
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {

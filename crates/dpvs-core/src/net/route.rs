@@ -208,6 +208,15 @@ pub(crate) fn max_len(addr: IpAddr) -> u8 {
 }
 
 #[inline]
+/// `addr` with every bit past its first `len` cleared: the network of `addr/len` (a length
+/// past the family's keeps every bit).
+pub fn network(addr: IpAddr, len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4(mask4(u32::from(a), len).into()),
+        IpAddr::V6(a) => IpAddr::V6(mask6(u128::from(a), len).into()),
+    }
+}
+
 fn mask4(a: u32, len: u8) -> u32 {
     if len == 0 {
         0
@@ -605,10 +614,7 @@ impl RouteTable {
         if len > max_len(prefix) {
             return Err(RouteError::BadPrefixLen { prefix, len });
         }
-        let network = match prefix {
-            IpAddr::V4(p) => IpAddr::V4(mask4(u32::from(p), len).into()),
-            IpAddr::V6(p) => IpAddr::V6(mask6(u128::from(p), len).into()),
-        };
+        let network = network(prefix, len);
         if network != prefix {
             return Err(RouteError::HostBitsSet {
                 prefix,
@@ -734,10 +740,7 @@ impl RouteTable {
         }
         self.insert(Route::local(addr, port))?;
         if len < full {
-            let net = match addr {
-                IpAddr::V4(a) => IpAddr::V4(mask4(u32::from(a), len).into()),
-                IpAddr::V6(a) => IpAddr::V6(mask6(u128::from(a), len).into()),
-            };
+            let net = network(addr, len);
             let r = Route {
                 src: Some(addr),
                 ..Route::net(net, len, port)
@@ -998,11 +1001,7 @@ mod tests {
     fn masked(v6: bool, bits: u32, len: u8) -> (IpAddr, u8) {
         let a = addr(v6, bits);
         let len = if v6 { len.min(128) } else { len % 33 };
-        let p = match a {
-            IpAddr::V4(x) => IpAddr::V4(mask4(u32::from(x), len).into()),
-            IpAddr::V6(x) => IpAddr::V6(mask6(u128::from(x), len).into()),
-        };
-        (p, len)
+        (network(a, len), len)
     }
 
     /// Prefix lengths: all of IPv4's (taken modulo 33), IPv6's short ones and some of its
