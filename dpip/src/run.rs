@@ -164,19 +164,7 @@ fn number(what: &str, word: &str, s: &str) -> Result<u32, String> {
 }
 
 fn mac(what: &str, s: &str) -> Result<[u8; 6], String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let bad = || format!("{what}: lladdr `{s}` is not a MAC address");
-    if parts.len() != 6 {
-        return Err(bad());
-    }
-    let mut m = [0u8; 6];
-    for (i, p) in parts.iter().enumerate() {
-        if p.is_empty() || p.len() > 2 {
-            return Err(bad());
-        }
-        m[i] = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-    }
-    Ok(m)
+    s.parse::<dpvs_wire::EthernetAddress>().map(|m| m.0).map_err(|_| format!("{what}: lladdr `{s}` is not a MAC address"))
 }
 
 fn dev_of(p: &Parsed) -> Option<String> {

@@ -57,6 +57,31 @@ impl fmt::Display for EthernetAddress {
     }
 }
 
+/// `xx:xx:xx:xx:xx:xx` could not be read as a MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadMac;
+
+impl core::str::FromStr for EthernetAddress {
+    type Err = BadMac;
+
+    /// Six groups of one or two hex digits separated by `:`, as `ip` writes them.
+    fn from_str(s: &str) -> core::result::Result<EthernetAddress, BadMac> {
+        let mut mac = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in &mut mac {
+            let p = parts.next().ok_or(BadMac)?;
+            if p.is_empty() || p.len() > 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(BadMac);
+            }
+            *b = u8::from_str_radix(p, 16).map_err(|_| BadMac)?;
+        }
+        match parts.next() {
+            None => Ok(EthernetAddress(mac)),
+            Some(_) => Err(BadMac),
+        }
+    }
+}
+
 impl fmt::Debug for EthernetAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
@@ -376,6 +401,16 @@ pub fn vlan_strip(buf: &mut [u8]) -> Result<VlanTci> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn mac_addresses_read_as_ip_writes_them() {
+        let m: EthernetAddress = "02:00:0a:Bb:c:0".parse().unwrap();
+        assert_eq!(m, EthernetAddress([2, 0, 0x0a, 0xbb, 0x0c, 0]));
+        assert_eq!(m.to_string().parse::<EthernetAddress>(), Ok(m));
+        for bad in ["", "02:00:00:00:00", "02:00:00:00:00:00:00", "02:00:00:00:00:", "002:00:00:00:00:00", "+2:00:00:00:00:00", "0g:00:00:00:00:00"] {
+            assert_eq!(bad.parse::<EthernetAddress>(), Err(BadMac), "{bad:?}");
+        }
+    }
     use super::*;
     use proptest::prelude::*;
 

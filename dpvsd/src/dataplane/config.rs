@@ -230,15 +230,7 @@ pub fn is_network(addr: IpAddr, len: u8) -> bool {
 }
 
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let mut mac = [0u8; 6];
-    if parts.len() != 6 {
-        return Err(format!("`{s}` is not a MAC address"));
-    }
-    for (i, p) in parts.iter().enumerate() {
-        mac[i] = u8::from_str_radix(p, 16).map_err(|_| format!("`{s}` is not a MAC address"))?;
-    }
-    Ok(EthernetAddress(mac))
+    s.parse().map_err(|_| format!("`{s}` is not a MAC address"))
 }
 
 fn parse_route(v: &str) -> Result<RouteConfig, String> {
