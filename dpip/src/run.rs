@@ -143,12 +143,7 @@ fn prefix(obj: &str, s: &str, v6: Option<bool>, default_ok: Option<Option<IpAddr
 }
 
 fn is_network(a: IpAddr, len: u8) -> bool {
-    let (bits, width) = match a {
-        IpAddr::V4(v) => (u128::from(u32::from(v)), 32u32),
-        IpAddr::V6(v) => (u128::from(v), 128),
-    };
-    let host = width - u32::from(len);
-    host == 0 || bits & (u128::MAX >> (128 - host)) == 0
+    dpvs_core::net::route::network(a, len) == a
 }
 
 fn addr_word(what: &str, word: &str, s: &str, family_of: IpAddr) -> Result<IpAddr, String> {
