@@ -5,25 +5,14 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{hex, Helper, VethNetns};
+use common::VethNetns;
 use dpdk::{current_lcore, ring, Eal, Mbuf, Mempool, Port, PortConf};
 
 /// Inside the namespace: sends FRAME on IF every 100 ms for up to 8 s.
-const SEND_PY: &str = r#"
-import socket, sys, time
-iface, frame = sys.argv[1], bytes.fromhex(sys.argv[2])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-for _ in range(80):
-    s.send(frame)
-    time.sleep(0.1)
-"#;
-
 #[test]
 fn worker_lcore_receives_and_hands_off_over_a_ring() {
     if !common::can_run("worker_lcore_receives_and_hands_off_over_a_ring") {
@@ -84,20 +73,7 @@ fn worker_lcore_receives_and_hands_off_over_a_ring() {
         })
         .unwrap();
 
-    let _send = Helper::spawn(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &netns.netns,
-                "python3",
-                "-c",
-                SEND_PY,
-                &netns.ns_if,
-            ])
-            .arg(hex(&frame)),
-    )
-    .unwrap();
+    let _send = common::send_frames(&netns, &frame, 80, 0.1);
     let mut got = None;
     let mut handed = Vec::with_capacity(64);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -30,16 +30,6 @@ sys.exit(1)
 "#;
 
 /// Inside the namespace: sends FRAME on IF ten times, 200 ms apart.
-const SEND_PY: &str = r#"
-import socket, sys, time
-iface, frame = sys.argv[1], bytes.fromhex(sys.argv[2])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-for _ in range(10):
-    s.send(frame)
-    time.sleep(0.2)
-"#;
-
 #[test]
 fn af_packet_on_veth_both_directions() {
     if !common::can_run("af_packet_on_veth_both_directions") {
@@ -160,20 +150,7 @@ fn af_packet_on_veth_both_directions() {
         [10, 99, 0, 1],
         b"the namespace to dpdk-rs",
     );
-    let _send = Helper::spawn(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &netns.netns,
-                "python3",
-                "-c",
-                SEND_PY,
-                &netns.ns_if,
-            ])
-            .arg(hex(&in_frame)),
-    )
-    .unwrap();
+    let _send = common::send_frames(&netns, &in_frame, 10, 0.2);
     let mut slots: [Option<Mbuf>; 32] = Default::default();
     let mut got = None;
     let deadline = Instant::now() + Duration::from_secs(8);

@@ -160,6 +160,28 @@ pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
     Ok(mac)
 }
 
+/// Sends `frame` from the namespace end of `netns`'s veth `count` times, every
+/// `interval_s` seconds, from a python3 packet socket (the helper stops it on drop).
+pub fn send_frames(netns: &VethNetns, frame: &[u8], count: u32, interval_s: f64) -> Helper {
+    const SEND_PY: &str = r#"
+import socket, sys, time
+iface, frame, count, interval = sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+for _ in range(count):
+    s.send(frame)
+    time.sleep(interval)
+"#;
+    Helper::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &netns.netns, "python3", "-c", SEND_PY, &netns.ns_if])
+            .arg(hex(frame))
+            .arg(count.to_string())
+            .arg(interval_s.to_string()),
+    )
+    .expect("the frame sender")
+}
+
 /// A child process killed and reaped on drop, whose stdout lines arrive on a channel.
 pub struct Helper {
     child: Child,
