@@ -318,3 +318,10 @@ pub fn is_root() -> bool {
     // SAFETY: getuid takes nothing and cannot fail.
     unsafe { libc::getuid() == 0 }
 }
+
+/// Sets the calling thread's timer slack: how late the kernel may end its sleeps to batch
+/// wake-ups (50 µs by default, more than a worker's shortest idle back-off).
+pub fn set_timer_slack(ns: u64) -> io::Result<()> {
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and touches no memory of ours.
+    cvt(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong, 0, 0, 0) }).map(drop)
+}

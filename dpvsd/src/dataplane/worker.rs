@@ -282,6 +282,9 @@ impl WorkerCtx {
             kni_control_rate: RateLimiter::new(self.kni_rate, (self.kni_rate / 10).max(1)),
             icmp_rate: RateLimiter::new(ICMP_ERRORS_PER_S, ICMP_ERRORS_PER_S / 10),
         };
+        if let Err(e) = crate::sys::set_timer_slack(1_000) {
+            debug!(worker = self.id, error = %e, "timer slack stays at the default");
+        }
         debug!(worker = self.id, "worker running");
         let mut rxb: Vec<Mbuf> = Vec::with_capacity(usize::from(self.burst));
         let mut idle = 0u32;
