@@ -7,6 +7,10 @@
 #                   (no balancer; the testbed's own limit)
 #   nftables-dnat   VIP 10.90.0.100 DNATed in the lb namespace (numgen inc mod 2), conntrack
 #   haproxy-tcp     HAProxy (mode tcp, roundrobin) in the lb namespace on VIP 10.90.0.101
+#   dpdk-macfwd     the floor of any DPDK application on these ports: crates/dpdk's example
+#                   macfwd on net_af_packet lb-c and lb-s, set up as dpvsd is, rewriting MACs
+#                   by a static next-hop table and nothing else; client -> real servers
+#                   directly, as kernel-routing (MACFWD_BUSY=1: busy poll)
 #   dpvsd-fullnat   dpvsd in the lb namespace on DPDK net_af_packet ports (lb-c, lb-s), VIP
 #                   10.90.0.102, rr over rs0 and rs1, -m dests by full-NAT from 8 local
 #                   addresses 10.90.2.2-9; configured with Debian's ipvsadm through the shim
@@ -40,10 +44,13 @@
 # --only REGEX measures only the rows whose name matches (e.g. --only dpvsd). dpvsd's settings
 # come from the environment: DPVSD_WORKERS (default 1), DPVSD_IDLE_US (idle_sleep_us, default
 # 200; 0 = busy poll), DPVSD_BURST (default 64), DPVSD_AFP (more net_af_packet options, e.g.
-# framecnt=2048), DPVSD_KDROP (default 1: an nftables ingress chain drops the lb kernel's own
-# copy of each frame, which af_packet has already taken). During the dpvsd rows only, the
+# framecnt=2048), DPVSD_KDROP (1: an nftables ingress chain drops the lb kernel's own copy of
+# each frame, which af_packet has already taken; dpvsd does that itself for `interface` ports,
+# so the default is 1 only with DPVSD_AFP's `vdev` ports). During the dpvsd rows only, the
 # client's and the real servers' veths have TX checksum offload off (af_packet would hand
 # dpvsd partial checksums); the kernel rows keep it on (TX_OFF_ALL=1: off for every row).
+# The switch namespace bridges without IP netfilter, as a switch would (SWITCH_NF=1: with
+# br_netfilter's hooks, this kernel's default, for every row).
 #
 # Prints a table, writes CSV to --out, and a PNG (default: --out with .png) when gnuplot is
 # installed. Needs root, iproute2, nftables, nginx, haproxy, wrk, iperf3, curl, python3, ethtool
@@ -60,7 +67,7 @@ while (($#)); do
     --duration) duration=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --replot) replot=1; shift ;;
-    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -118,6 +125,9 @@ if [ -n "$replot" ]; then plot_csv "$out" "$plot"; exit 0; fi
 for t in ip nft nginx haproxy wrk iperf3 curl python3 ethtool; do
   command -v "$t" >/dev/null || { echo "needs $t (run scripts/setup.sh)" >&2; exit 1; }
 done
+if [[ dpdk-macfwd =~ $only ]]; then
+  cargo build --release -q -p dpdk --example macfwd || [ -x target/release/examples/macfwd ] || exit 1
+fi
 if [[ dpvsd-fullnat =~ $only || dpvsd-nat =~ $only ]]; then
   # the tree is shared: when it does not build, the last release binaries are used (said so)
   cargo build --release -q -p dpvsd -p ipvs-netlink-shim ||
@@ -149,9 +159,11 @@ DPVSD_WORKERS=${DPVSD_WORKERS:-1}     # [dataplane] workers (= af_packet qpairs 
 DPVSD_IDLE_US=${DPVSD_IDLE_US:-200}   # [dataplane] idle_sleep_us: back-off ceiling, 0 = busy poll
 DPVSD_BURST=${DPVSD_BURST:-64}        # [dataplane] burst (the chosen setting; dpvsd.conf default 32)
 DPVSD_AFP=${DPVSD_AFP:-}              # more net_af_packet options, e.g. framecnt=2048,blocksz=8192
-DPVSD_KDROP=${DPVSD_KDROP:-1}         # 1: drop the lb kernel's own copy of each frame (ingress)
+# 1: the harness drops the lb kernel's own copy of each frame (ingress); dpvsd does so itself
+# for its `interface` ports, so the default is 1 only for `vdev` ports (DPVSD_AFP)
+DPVSD_KDROP=${DPVSD_KDROP:-$([ -n "$DPVSD_AFP" ] && echo 1 || echo 0)}
 TX_OFF_ALL=${TX_OFF_ALL:-0}           # 1: TX checksum offload off for every row, not only dpvsd's
-dpvsd_pid=
+dpvsd_pid= macfwd_pid=
 tx_csum() { # on | off: TX checksum offload of the client's and the real servers' veths
   local i
   nsx "$NS_C" ethtool -K cl0 tx "$1" >/dev/null
@@ -267,6 +279,7 @@ cleanup() {
     ip netns del "$ns" 2>/dev/null || true
   done
   rm -rf "$work"
+  [ -z "$macfwd_pid" ] || rm -rf "/var/run/dpdk/macfwd-$macfwd_pid"
   if [ -n "$(namespaces)" ]; then
     echo "cleanup: namespaces left behind: $(namespaces | tr '\n' ' ')" >&2
     rc=1
@@ -298,6 +311,12 @@ done
 ip -n "$NS_C" link add cl0 type veth peer name lb-c netns "$NS_LB"
 ip -n "$NS_LB" link add lb-s type veth peer name sw-lb netns "$NS_SW"
 ip -n "$NS_SW" link add br0 type bridge stp_state 0
+# the switch namespace is a switch: bridged frames skip IP netfilter (br_netfilter is built into
+# this kernel and on by default in every namespace); SWITCH_NF=1 keeps it, for every row
+if [ "${SWITCH_NF:-0}" != 1 ]; then
+  nsx "$NS_SW" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
+    net.bridge.bridge-nf-call-arptables=0
+fi
 ip -n "$NS_SW" link set sw-lb master br0
 for l in cl0; do ip -n "$NS_C" link set $l up; done
 for l in lb-c lb-s; do ip -n "$NS_LB" link set $l up; done
@@ -392,10 +411,15 @@ udp_pps() { # host:port... : one iperf3 client each, in parallel; prints "forwar
 import json, sys
 total = 0.0
 for f in sys.argv[2:]:
+    text = open(f).read()
+    start = text.find("{")
     try:
-        r = json.load(open(f))
+        # iperf3 may print a line of its own before its JSON (e.g. a warning): said, skipped
+        r, _ = json.JSONDecoder().raw_decode(text[max(start, 0):])
     except ValueError:
-        sys.exit("iperf3 did not finish: " + open(f).read()[-500:])
+        sys.exit("iperf3 did not finish: " + text[:300] + " ... " + text[-300:])
+    if start > 0:
+        print("   iperf3 said: " + " ".join(text[:start].split()), file=sys.stderr)
     if "error" in r:
         sys.exit("iperf3: %s" % r["error"])
     s = r["end"]["sum"]
@@ -410,7 +434,7 @@ PY
 }
 
 declare -A CPS RPS PPS PPSR NOTE
-ROWS=(kernel-routing nftables-dnat haproxy-tcp dpvsd-fullnat dpvsd-nat)
+ROWS=(kernel-routing nftables-dnat haproxy-tcp dpdk-macfwd dpvsd-fullnat dpvsd-nat)
 SKIPPED="skipped (--only)"
 FAILED="failed: dpvsd did not come up (see the messages above)"
 wanted() { [[ $1 =~ $only ]]; }
@@ -496,6 +520,49 @@ NOTE[haproxy-tcp]="HAProxy $(haproxy -v | awk 'NR==1 { print $3 }') (nbthread: o
 stop_pid "${pids[-1]}"
 unset 'pids[-1]'
 else skip haproxy-tcp; fi
+
+# (d) the floor of a DPDK application on these ports: macfwd (crates/dpdk/examples/macfwd.rs)
+# on net_af_packet lb-c and lb-s, set up as dpvsd is (the lb kernel's addresses flushed and its
+# copy of each frame dropped, TX checksum offload off on the senders), forwarding by a static
+# table of next-hop MACs and nothing else; the client talks to the real servers directly, as
+# for kernel-routing. Static neighbours stand in for ARP, which macfwd does not answer.
+mac_of() { ip -n "$1" -o link show "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
+if wanted dpdk-macfwd; then
+  ip -n "$NS_LB" addr flush dev lb-c
+  ip -n "$NS_LB" addr flush dev lb-s
+  nsx "$NS_LB" nft -f - <<NFT
+table netdev dpvsb_kdrop {
+  chain lbc { type filter hook ingress device "lb-c" priority filter; policy drop; }
+  chain lbs { type filter hook ingress device "lb-s" priority filter; policy drop; }
+}
+NFT
+  tx_csum off
+  hops=()
+  for i in $(seq 2 9); do hops+=("10.90.1.$i=$(mac_of "$NS_C" cl0)@0"); done
+  nsx "$NS_C" ip neigh replace 10.90.1.1 lladdr "$(mac_of "$NS_LB" lb-c)" dev cl0
+  for i in $(seq 0 $((N - 1))); do
+    hops+=("$(rs_ip "$i")=$(mac_of "$(rs_ns "$i")" eth0)@1")
+    nsx "$(rs_ns "$i")" ip neigh replace 10.90.2.1 lladdr "$(mac_of "$NS_LB" lb-s)" dev eth0
+  done
+  start "$NS_LB" target/release/examples/macfwd $([ "${MACFWD_BUSY:-0}" = 1 ] && echo --busy) lb-c lb-s "${hops[@]}"
+  macfwd_pid=${pids[-1]}
+  # as dpvsd does for its workers: sleeps end within 1 µs of their time, not 50 µs
+  echo 1000 >"/proc/$macfwd_pid/timerslack_ns" || true
+  wait_for "macfwd" nsx "$NS_C" curl -sf --max-time 1 "http://$(rs_ip 0)/"
+  measure dpdk-macfwd "http://$(rs_ip 0)/" "http://$(rs_ip 1)/" -- "$(rs_ip 0):5201" "$(rs_ip 1):5201"
+  busy_note=
+  [ "${MACFWD_BUSY:-0}" = 1 ] && busy_note=", busy poll"
+  NOTE[dpdk-macfwd]="no balancer: MAC rewrite only, one lcore$busy_note; the floor for dpvsd's rows"
+  stop_pid "$macfwd_pid"
+  unset 'pids[-1]'
+  rm -rf "/var/run/dpdk/macfwd-$macfwd_pid"
+  nsx "$NS_LB" nft delete table netdev dpvsb_kdrop
+  [ "$TX_OFF_ALL" = 1 ] || tx_csum on
+  nsx "$NS_C" ip neigh del 10.90.1.1 dev cl0
+  for i in $(seq 0 $((N - 1))); do nsx "$(rs_ns "$i")" ip neigh del 10.90.2.1 dev eth0; done
+  ip -n "$NS_LB" addr add 10.90.1.1/24 dev lb-c
+  ip -n "$NS_LB" addr add 10.90.2.1/24 dev lb-s
+else skip dpdk-macfwd; fi
 
 for mode in fullnat nat; do
   row=dpvsd-$mode
