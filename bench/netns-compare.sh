@@ -169,6 +169,18 @@ tx_csum() { # on | off: TX checksum offload of the client's and the real servers
   nsx "$NS_C" ethtool -K cl0 tx "$1" >/dev/null
   for i in $(seq 0 $((N - 1))); do nsx "$(rs_ns "$i")" ethtool -K eth0 tx "$1" >/dev/null; done
 }
+kdrop_on() { # drop the lb kernel's own copy of every frame on lb-c and lb-s
+  # af_packet receives its copy of a frame before the ingress hooks run; the kernel's own
+  # copy (IP input with no route, ARP for addresses it no longer has) is dropped there
+  # instead of being processed for nothing (an nftables netdev ingress chain: this kernel
+  # has no tc drop action). Removed with `nft delete table netdev dpvsb_kdrop`.
+  nsx "$NS_LB" nft -f - <<NFT
+table netdev dpvsb_kdrop {
+  chain lbc { type filter hook ingress device "lb-c" priority filter; policy drop; }
+  chain lbs { type filter hook ingress device "lb-s" priority filter; policy drop; }
+}
+NFT
+}
 dpvsd_ipvsadm() { # Debian's ipvsadm through the shim, on this run's dpvsd
   LD_PRELOAD="$PWD/target/release/libipvs_netlink_shim.so" DPVSD_IPVS_SOCKET="$work/dpvsd/ipvs.sock" \
     /usr/sbin/ipvsadm "$@"
@@ -212,18 +224,7 @@ CONF
   # dpvsd alone answers for 10.90.1.1 and 10.90.2.1: the lb kernel keeps no address there
   ip -n "$NS_LB" addr flush dev lb-c
   ip -n "$NS_LB" addr flush dev lb-s
-  if [ "$DPVSD_KDROP" = 1 ]; then
-    # af_packet receives its copy of a frame before the ingress hooks run; the kernel's own
-    # copy (IP input with no route, ARP for addresses it no longer has) is dropped there
-    # instead of being processed for nothing (an nftables netdev ingress chain: this kernel
-    # has no tc drop action)
-    nsx "$NS_LB" nft -f - <<NFT
-table netdev dpvsb_kdrop {
-  chain lbc { type filter hook ingress device "lb-c" priority filter; policy drop; }
-  chain lbs { type filter hook ingress device "lb-s" priority filter; policy drop; }
-}
-NFT
-  fi
+  [ "$DPVSD_KDROP" = 1 ] && kdrop_on
   # af_packet takes a frame as the sending veth leaves it: with TX checksum offload on, its
   # TCP/UDP checksum is partial. The ends that send towards dpvsd compute checksums in
   # software during the dpvsd rows (only then: the kernel rows keep the offload)
@@ -530,12 +531,7 @@ mac_of() { ip -n "$1" -o link show "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\)
 if wanted dpdk-macfwd; then
   ip -n "$NS_LB" addr flush dev lb-c
   ip -n "$NS_LB" addr flush dev lb-s
-  nsx "$NS_LB" nft -f - <<NFT
-table netdev dpvsb_kdrop {
-  chain lbc { type filter hook ingress device "lb-c" priority filter; policy drop; }
-  chain lbs { type filter hook ingress device "lb-s" priority filter; policy drop; }
-}
-NFT
+  kdrop_on
   tx_csum off
   hops=()
   for i in $(seq 2 9); do hops+=("10.90.1.$i=$(mac_of "$NS_C" cl0)@0"); done
