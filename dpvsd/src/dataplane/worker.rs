@@ -203,7 +203,7 @@ pub(crate) struct WorkerCtx {
 
 /// Empty polls before an idle worker starts sleeping.
 const SPIN_POLLS: u32 = 256;
-/// The slow path runs at least this often.
+/// How often the slow path runs (by the clock, busy or idle).
 const SLOW_PATH_MS: u64 = 1;
 /// Timers run per slow-path pass, at most.
 const EXPIRE_BATCH: usize = 2048;
