@@ -10,7 +10,8 @@
 #   dpdk-macfwd     the floor of any DPDK application on these ports: crates/dpdk's example
 #                   macfwd on net_af_packet lb-c and lb-s, set up as dpvsd is, rewriting MACs
 #                   by a static next-hop table and nothing else; client -> real servers
-#                   directly, as kernel-routing (MACFWD_BUSY=1: busy poll)
+#                   directly, as kernel-routing (MACFWD_BUSY=1: busy poll; MACFWD_QUEUES=N:
+#                   N queue pairs, one lcore each)
 #   dpvsd-fullnat   dpvsd in the lb namespace on DPDK net_af_packet ports (lb-c, lb-s), VIP
 #                   10.90.0.102, rr over rs0 and rs1, -m dests by full-NAT from 8 local
 #                   addresses 10.90.2.2-9; configured with Debian's ipvsadm through the shim
@@ -67,7 +68,7 @@ while (($#)); do
     --duration) duration=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --replot) replot=1; shift ;;
-    -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,54p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -540,15 +541,17 @@ if wanted dpdk-macfwd; then
     hops+=("$(rs_ip "$i")=$(mac_of "$(rs_ns "$i")" eth0)@1")
     nsx "$(rs_ns "$i")" ip neigh replace 10.90.2.1 lladdr "$(mac_of "$NS_LB" lb-s)" dev eth0
   done
-  start "$NS_LB" target/release/examples/macfwd $([ "${MACFWD_BUSY:-0}" = 1 ] && echo --busy) lb-c lb-s "${hops[@]}"
+  # a timer slack of 1 µs, as dpvsd sets for its workers (sleeps end within 1 µs of their
+  # time, not 50 µs): set before the exec, kept by it and inherited by every lcore's thread
+  start "$NS_LB" sh -c 'echo 1000 >/proc/self/timerslack_ns && exec "$@"' macfwd \
+    target/release/examples/macfwd $([ "${MACFWD_BUSY:-0}" = 1 ] && echo --busy) \
+    --queues "${MACFWD_QUEUES:-1}" lb-c lb-s "${hops[@]}"
   macfwd_pid=${pids[-1]}
-  # as dpvsd does for its workers: sleeps end within 1 µs of their time, not 50 µs
-  echo 1000 >"/proc/$macfwd_pid/timerslack_ns" || true
   wait_for "macfwd" nsx "$NS_C" curl -sf --max-time 1 "http://$(rs_ip 0)/"
   measure dpdk-macfwd "http://$(rs_ip 0)/" "http://$(rs_ip 1)/" -- "$(rs_ip 0):5201" "$(rs_ip 1):5201"
   busy_note=
   [ "${MACFWD_BUSY:-0}" = 1 ] && busy_note=", busy poll"
-  NOTE[dpdk-macfwd]="no balancer: MAC rewrite only, one lcore$busy_note; the floor for dpvsd's rows"
+  NOTE[dpdk-macfwd]="no balancer: MAC rewrite only, ${MACFWD_QUEUES:-1} lcore(s)$busy_note; the floor for dpvsd's rows"
   stop_pid "$macfwd_pid"
   unset 'pids[-1]'
   rm -rf "/var/run/dpdk/macfwd-$macfwd_pid"

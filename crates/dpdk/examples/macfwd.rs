@@ -5,18 +5,21 @@
 //! load balancer does on the same ports costs at least this.
 //!
 //! ```text
-//! macfwd [--busy] IFACE0 IFACE1 IPV4=MAC@PORT...
+//! macfwd [--busy] [--queues N] IFACE0 IFACE1 IPV4=MAC@PORT...
 //! ```
 //! PORT is 0 or 1 (IFACE0 or IFACE1). Frames that are not IPv4 to an address of the table are
 //! dropped (the neighbours are static: nobody asks macfwd for an address). Without `--busy`
 //! an idle loop backs off as dpvsd's workers do (256 empty polls, then 10 µs more sleep per
-//! empty poll up to 200 µs). It runs until SIGTERM or SIGINT (the default action: the kernel
-//! closes the sockets; the bench removes the EAL runtime directory) and needs root.
+//! empty poll up to 200 µs). `--queues N` opens N queue pairs (af_packet sockets in one
+//! fanout group, as for dpvsd's workers) and polls each on its own lcore. It runs until
+//! SIGTERM or SIGINT (the default action: the kernel closes the sockets; the bench removes
+//! the EAL runtime directory) and needs root.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use dpdk::{Eal, Mbuf, Mempool, Port, PortConf};
+use dpdk::{Eal, Mbuf, Mempool, Port, PortConf, RxQueue, TxQueue};
 use dpvs_wire::EthernetAddress;
 
 const BURST: u16 = 64;
@@ -49,18 +52,34 @@ fn parse_hop(s: &str) -> Result<Hop, String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let usage = "usage: macfwd [--busy] [--queues N] IFACE0 IFACE1 IPV4=MAC@PORT...";
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let busy = args.first().is_some_and(|a| a == "--busy");
-    if busy {
+    let mut busy = false;
+    let mut queues: u16 = 1;
+    while let Some(a) = args.first() {
+        match a.as_str() {
+            "--busy" => busy = true,
+            "--queues" if args.len() > 1 => {
+                queues = args[1]
+                    .parse()
+                    .ok()
+                    .filter(|&n| (1..=8).contains(&n))
+                    .ok_or_else(|| format!("--queues {:?}: expected 1 to 8", args[1]))?;
+                args.remove(0);
+            }
+            _ => break,
+        }
         args.remove(0);
     }
     if args.len() < 3 {
-        return Err("usage: macfwd [--busy] IFACE0 IFACE1 IPV4=MAC@PORT...".into());
+        return Err(usage.into());
     }
-    let hops: Vec<Hop> = args[2..]
-        .iter()
-        .map(|s| parse_hop(s))
-        .collect::<Result<_, _>>()?;
+    let hops: Arc<Vec<Hop>> = Arc::new(
+        args[2..]
+            .iter()
+            .map(|s| parse_hop(s))
+            .collect::<Result<_, _>>()?,
+    );
     let prefix = format!("macfwd-{}", std::process::id());
     let mut eal_args: Vec<String> = [
         "macfwd",
@@ -76,36 +95,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .map(|s| s.to_string())
     .collect();
     eal_args.push(format!("--file-prefix={prefix}"));
-    // one lcore, free to run on any CPU, as dpvsd's workers are
+    // one lcore per queue pair, free to run on any CPU, as dpvsd's workers are
     eal_args.push(format!(
-        "--lcores=0@(0-{})",
+        "--lcores=(0-{})@(0-{})",
+        queues - 1,
         std::thread::available_parallelism()?.get() - 1
     ));
     for (i, iface) in args[..2].iter().enumerate() {
-        // the same socket settings as dpvsd's `interface` ports (rx_desc 1024)
+        // the same socket settings as dpvsd's `interface` ports (rx_desc 1024; one af_packet
+        // socket per queue pair, in one fanout group)
         eal_args.push(format!(
-            "--vdev=net_af_packet{i},iface={iface},framecnt=1024,qdisc_bypass=1"
+            "--vdev=net_af_packet{i},iface={iface},qpairs={queues},framecnt=1024,qdisc_bypass=1"
         ));
     }
     let eal = Eal::init(&eal_args)?;
     let pool = Mempool::new(&eal, "macfwd", 8191, 256, Mempool::DEFAULT_DATA_ROOM, None)?;
+    let conf = PortConf {
+        rx_queues: queues,
+        tx_queues: queues,
+        ..PortConf::default()
+    };
     let mut ports = Vec::new();
     for i in 0..2 {
         let mut p = Port::by_name(&eal, &format!("net_af_packet{i}"))?;
-        p.configure(&PortConf::default(), &pool)?;
+        p.configure(&conf, &pool)?;
         p.start()?;
         ports.push(p);
     }
     let macs = [ports[0].mac_addr()?, ports[1].mac_addr()?];
-    let mut rx = [ports[0].rx_queue(0)?, ports[1].rx_queue(0)?];
-    let mut tx = [ports[0].tx_queue(0)?, ports[1].tx_queue(0)?];
     eprintln!(
-        "macfwd: forwarding between {} and {} ({} next hops)",
+        "macfwd: forwarding between {} and {} ({} next hops, {queues} queue pairs)",
         args[0],
         args[1],
         hops.len()
     );
+    // queue pair q on lcore q; no flow needs another lcore (macfwd keeps no state)
+    let mut others = Vec::new();
+    for (q, lcore) in (1..queues).zip(eal.worker_lcores()) {
+        let rx = [ports[0].rx_queue(q)?, ports[1].rx_queue(q)?];
+        let tx = [ports[0].tx_queue(q)?, ports[1].tx_queue(q)?];
+        let hops = Arc::clone(&hops);
+        others.push(eal.remote_launch(lcore, move || forward(rx, tx, &hops, macs, busy))?);
+    }
+    let rx = [ports[0].rx_queue(0)?, ports[1].rx_queue(0)?];
+    let tx = [ports[0].tx_queue(0)?, ports[1].tx_queue(0)?];
+    forward(rx, tx, &hops, macs, busy);
+    Ok(())
+}
 
+/// One lcore's loop over its queue pair on both ports, until the process is killed.
+fn forward(mut rx: [RxQueue; 2], mut tx: [TxQueue; 2], hops: &[Hop], macs: [[u8; 6]; 2], busy: bool) {
     let mut rxb: Vec<Mbuf> = Vec::with_capacity(usize::from(BURST));
     let mut txq: [Vec<Mbuf>; 2] = [Vec::with_capacity(256), Vec::with_capacity(256)];
     let mut idle = 0u32;
