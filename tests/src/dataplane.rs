@@ -37,7 +37,7 @@ use crate::netns::{
     LB_SERVER_IF, LB_SERVER_SIDE4, LB_SERVER_SIDE6, READY_TIMEOUT, VIP4, VIP6,
 };
 use crate::{
-    bin_dir, dpvsd_bin, run_with_timeout, seqpacket_connect, shim_lib, TempDir, COMMAND_TIMEOUT, IPVSADM,
+    bin_dir, dpvsd_bin, ipvsadm_on, run_with_timeout, seqpacket_connect, shim_lib, TempDir, COMMAND_TIMEOUT,
 };
 
 /// dpvsd's full-NAT local addresses (`sapool`) on the server side.
@@ -325,26 +325,7 @@ impl DataplaneTestbed {
     /// Runs Debian's ipvsadm through the shim against this dpvsd; Err (with what it printed)
     /// unless it exits 0, or when it hangs.
     pub fn try_ipvsadm(&self, args: &[&str]) -> Result<String, String> {
-        let mut cmd = Command::new(IPVSADM);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LC_ALL", "C")
-            .env("LD_PRELOAD", shim_lib())
-            .env("DPVSD_IPVS_SOCKET", &self.socket);
-        let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT)?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(stdout)
-        } else {
-            Err(format!(
-                "ipvsadm {} failed ({}): {}{}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr),
-                stdout
-            ))
-        }
+        ipvsadm_on(&self.socket, args)
     }
 
     /// As [`DataplaneTestbed::try_ipvsadm`]; a failure fails the test (with dpvsd's log).

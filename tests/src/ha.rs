@@ -45,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::dataplane::eal_runtime_dir;
 use crate::netns::{self, python, veth, Netns, Proc, READY_TIMEOUT};
-use crate::{dpvsd_bin, run_with_timeout, seqpacket_connect, shim_lib, TempDir, COMMAND_TIMEOUT, IPVSADM};
+use crate::{dpvsd_bin, ipvsadm_on, run_with_timeout, seqpacket_connect, shim_env, shim_lib, TempDir, COMMAND_TIMEOUT};
 
 /// Debian's keepalived.
 pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
@@ -225,12 +225,8 @@ impl Keepalived {
             .arg("-r")
             .arg(dir.join("vrrp.pid"))
             .arg("-c")
-            .arg(dir.join("checkers.pid"))
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LC_ALL", "C")
-            .env("LD_PRELOAD", shim_lib())
-            .env("DPVSD_IPVS_SOCKET", socket)
+            .arg(dir.join("checkers.pid"));
+        shim_env(&mut cmd, &shim_lib(), socket)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
@@ -440,26 +436,7 @@ impl LbNode {
     /// Runs Debian's ipvsadm through the shim against this node's dpvsd (from the test's
     /// namespace: the socket is a file). Err unless it exits 0, or when it hangs.
     pub fn ipvsadm(&self, args: &[&str]) -> Result<String, String> {
-        let mut cmd = Command::new(IPVSADM);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LC_ALL", "C")
-            .env("LD_PRELOAD", shim_lib())
-            .env("DPVSD_IPVS_SOCKET", &self.socket);
-        let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT)?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(stdout)
-        } else {
-            Err(format!(
-                "{}: ipvsadm {} failed ({}): {}{stdout}",
-                self.spec.name,
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
+        ipvsadm_on(&self.socket, args).map_err(|e| format!("{}: {e}", self.spec.name))
     }
 
     /// The services (`TCP 10.90.1.100:80`) and their dests (`10.90.2.10:80`) of `ipvsadm -Ln`.

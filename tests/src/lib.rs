@@ -57,6 +57,35 @@ pub fn shim_lib() -> PathBuf {
     bin_dir().join("libipvs_netlink_shim.so")
 }
 
+/// The environment of a client of dpvsd through the shim (ipvsadm, keepalived): nothing of
+/// the test's own, `C` locale, `shim` preloaded, dpvsd's IPVS socket at `socket`.
+pub fn shim_env<'a>(cmd: &'a mut Command, shim: &Path, socket: &Path) -> &'a mut Command {
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .env("LD_PRELOAD", shim)
+        .env("DPVSD_IPVS_SOCKET", socket)
+}
+
+/// Runs Debian's ipvsadm through the shim on the dpvsd at `socket`: its stdout, or Err with
+/// what it printed unless it exits 0, or when it hangs (killed after [`COMMAND_TIMEOUT`]).
+pub fn ipvsadm_on(socket: &Path, args: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new(IPVSADM);
+    shim_env(cmd.args(args), &shim_lib(), socket);
+    let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT)?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "ipvsadm {} failed ({}): {}{stdout}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
 /// ipvsadm-compat under test (`target/debug/ipvsadm-compat`, or in `$DPVS_BIN_DIR`).
 pub fn ipvsadm_compat_bin() -> PathBuf {
     bin_dir().join("ipvsadm-compat")
@@ -392,11 +421,7 @@ impl Dpvsd {
     }
 
     fn ipvsadm_env(&self, cmd: &mut Command, shim: &Path) {
-        cmd.env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LC_ALL", "C")
-            .env("LD_PRELOAD", shim)
-            .env("DPVSD_IPVS_SOCKET", &self.socket);
+        shim_env(cmd, shim, &self.socket);
     }
 
     /// Runs ipvsadm with the shim preloaded; Err on a hang (killed after [`COMMAND_TIMEOUT`]).

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use dpvs_e2e::{line_diff, shim_lib, skip, strip_ansi, text, Dpvsd, TempDir};
+use dpvs_e2e::{line_diff, shim_env, shim_lib, skip, strip_ansi, text, Dpvsd, TempDir};
 use ipvs_genl::attr::AttrTable;
 use ipvs_genl::consts::{cmd, cmd_attr};
 use ipvs_genl::ipvs::{raw_to_ip, DestSpec, ServiceKey, ServiceSpec, CMD_POLICY};
@@ -109,12 +109,8 @@ impl Keepalived {
             .arg("-c")
             .arg(dir.join("checkers.pid"))
             .arg("-r")
-            .arg(dir.join("vrrp.pid"))
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LC_ALL", "C")
-            .env("LD_PRELOAD", shim_lib())
-            .env("DPVSD_IPVS_SOCKET", socket)
+            .arg(dir.join("vrrp.pid"));
+        shim_env(&mut cmd, &shim_lib(), socket)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
