@@ -96,3 +96,10 @@ impl SeqPacket {
         }
     }
 }
+
+impl From<SeqPacket> for OwnedFd {
+    /// The socket's descriptor, for callers that speak on it themselves.
+    fn from(s: SeqPacket) -> OwnedFd {
+        s.fd
+    }
+}
