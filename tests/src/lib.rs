@@ -12,6 +12,9 @@
 pub mod dataplane;
 pub mod ha;
 pub mod netns;
+mod offline;
+
+pub use offline::offline;
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -71,7 +74,7 @@ pub fn shim_env<'a>(cmd: &'a mut Command, shim: &Path, socket: &Path) -> &'a mut
 /// what it printed unless it exits 0, or when it hangs (killed after [`COMMAND_TIMEOUT`]).
 pub fn ipvsadm_on(socket: &Path, args: &[&str]) -> Result<String, String> {
     let mut cmd = Command::new(IPVSADM);
-    shim_env(cmd.args(args), &shim_lib(), socket);
+    shim_env(offline(cmd.args(args)), &shim_lib(), socket);
     let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT)?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
@@ -390,8 +393,9 @@ impl Dpvsd {
             .unwrap_or_default()
     }
 
+    /// ipvsadm's environment on this dpvsd ([`shim_env`]), started [`offline`].
     fn ipvsadm_env(&self, cmd: &mut Command, shim: &Path) {
-        shim_env(cmd, shim, &self.socket);
+        shim_env(offline(cmd), shim, &self.socket);
     }
 
     /// Runs ipvsadm with the shim preloaded; Err on a hang (killed after [`COMMAND_TIMEOUT`]).
@@ -416,7 +420,7 @@ impl Dpvsd {
     pub fn try_compat<S: AsRef<OsStr>>(&self, args: &[S], input: Option<&str>) -> Result<Output, String> {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(ipvsadm_compat_bin());
-        cmd.arg0(COMPAT_ARGV0).args(args);
+        offline(cmd.arg0(COMPAT_ARGV0).args(args));
         cmd.env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .env("LC_ALL", "C")

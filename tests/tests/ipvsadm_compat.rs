@@ -1070,6 +1070,7 @@ fn unprivileged_caller() {
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("LC_ALL", "C")
         .env("DPVSD_IPVS_SOCKET", d.socket());
+    dpvs_e2e::offline(&mut c);
     let compat = show(&dpvs_e2e::run_with_timeout(c, None, dpvs_e2e::COMMAND_TIMEOUT));
     let real = d.ipvsadm_as_nobody(&["-Ln"]);
     assert_eq!(compat, show(&Ok(real)));
