@@ -5,7 +5,9 @@
 //! It opens a NETLINK_GENERIC socket like libnl does, asks for the "IPVS"
 //! family, inspects addresses, options and dups, then prints `ready` and waits
 //! for a line on stdin (the test restarts its fake dpvsd meanwhile) before
-//! reading from the dead connection and sending again.
+//! reading from the dead connection and sending again. At `again` the test
+//! puts a dpvsd there that dies without reading the next request; at
+//! `waiting` it takes dpvsd away for good.
 
 use std::io::BufRead;
 
@@ -244,13 +246,26 @@ fn main() {
     let fdflags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     println!("cloexec_kept={}", fdflags & libc::FD_CLOEXEC != 0);
 
+    println!("again");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    // dpvsd restarted again, took this request and died without reading it:
+    // the read finds the connection reset, and the shim sends the request to
+    // the dpvsd that comes back.
+    let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 3, port, &[15, 1, 0, 0]));
+    println!("sent_before_crash={sent}");
+    let (r, _, _, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
+    let ty = u16::from_ne_bytes([buf[4], buf[5]]);
+    let seq = u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    println!("reply_after_crash_len={r} type={ty} seq={seq}");
+
     println!("waiting");
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     // dpvsd gone for good: after waiting for it (DPVS_SHIM_RECONNECT_MS), the
     // shim answers the request as a kernel refusing it would: NLMSG_ERROR
     // with -ECONNREFUSED and the request's seq.
-    let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 3, port, &[15, 1, 0, 0]));
+    let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 4, port, &[15, 1, 0, 0]));
     println!("sent_without_dpvsd={sent}");
     let (r, _, namelen, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
     let ty = u16::from_ne_bytes([buf[4], buf[5]]);

@@ -41,8 +41,9 @@
 //!   away ([`outstanding`]): the last request on each socket is remembered
 //!   until its ACK, error or DONE is read. A send that finds dpvsd gone waits
 //!   for it (5 s, `DPVS_SHIM_RECONNECT_MS`) and reconnects; a read that finds
-//!   the connection closed with a request unanswered reconnects and sends it
-//!   again; if dpvsd does not come back, the request gets the NLMSG_ERROR
+//!   the connection closed (end-of-file, or ECONNRESET when dpvsd went away
+//!   without reading the request) with a request unanswered reconnects and
+//!   sends it again; if dpvsd does not come back, the request gets the NLMSG_ERROR
 //!   (ECONNREFUSED) a refusing kernel would send, through a socketpair put on
 //!   the descriptor. A read of 0 with nothing awaited is ECONNRESET: a netlink
 //!   socket never reads end-of-file.

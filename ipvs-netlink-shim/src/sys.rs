@@ -364,18 +364,20 @@ fn send_redirected(fd: c_int, nl_pid: u32, request: &[u8], op: impl Fn() -> ssiz
 }
 
 /// Runs a receive on a Redirected socket. A read of 0 means dpvsd closed the
-/// connection, which a netlink socket never does. If a request is awaiting
-/// its answer, it is sent again to the restarted dpvsd (keepalived takes
-/// EEXIST on add and ENOENT on delete as success, so a request dpvsd had
-/// already applied is harmless), or answered with ECONNREFUSED if dpvsd does
-/// not come back; then the read is done again. With nothing outstanding the
-/// read is ECONNRESET.
+/// connection, which a netlink socket never does; so does ECONNRESET, which is
+/// what the read gets instead when dpvsd went away without reading what was
+/// sent to it (a crash with a request queued). If a request is awaiting its
+/// answer, it is sent again to the restarted dpvsd (keepalived takes EEXIST on
+/// add and ENOENT on delete as success, so a request dpvsd had already applied
+/// is harmless), or answered with ECONNREFUSED if dpvsd does not come back;
+/// then the read is done again. With nothing outstanding the read is
+/// ECONNRESET.
 fn recv_redirected(fd: c_int, nl_pid: u32, mut op: impl FnMut() -> ssize_t) -> ssize_t {
     let r = op();
-    if r != 0 {
+    if r > 0 || (r < 0 && errno() != libc::ECONNRESET) {
         return r;
     }
-    shim_log!("fd {fd}: dpvsd closed the connection");
+    shim_log!("fd {fd}: dpvsd closed the connection{}", if r < 0 { " (reset)" } else { "" });
     let Some(request) = outstanding::last(fd) else {
         set_errno(libc::ECONNRESET);
         return -1;

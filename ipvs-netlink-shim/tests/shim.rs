@@ -191,6 +191,17 @@ struct FakeDpvsd {
     thread: Option<JoinHandle<()>>,
     requests: Arc<Mutex<Vec<Vec<u8>>>>,
     connections: Arc<AtomicUsize>,
+    /// A mute one's client has sent something it left unread.
+    unread: Arc<AtomicBool>,
+}
+
+/// How a fake dpvsd treats requests.
+#[derive(Clone, Copy)]
+enum Serving {
+    /// Answers them, listing this many services.
+    Answer(usize),
+    /// Accepts connections and never reads from them (a dpvsd that is about to die).
+    Mute,
 }
 
 fn cvt(r: i32, what: &str) -> i32 {
@@ -200,10 +211,14 @@ fn cvt(r: i32, what: &str) -> i32 {
 
 impl FakeDpvsd {
     fn start(path: PathBuf) -> FakeDpvsd {
-        FakeDpvsd::with_services(path, 0)
+        FakeDpvsd::serving(path, Serving::Answer(0))
     }
 
     fn with_services(path: PathBuf, services: usize) -> FakeDpvsd {
+        FakeDpvsd::serving(path, Serving::Answer(services))
+    }
+
+    fn serving(path: PathBuf, serving: Serving) -> FakeDpvsd {
         let _ = std::fs::remove_file(&path);
         // SAFETY: plain socket(2).
         let lfd = cvt(
@@ -230,14 +245,16 @@ impl FakeDpvsd {
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (s, r, c) = (stop.clone(), requests.clone(), connections.clone());
-        let thread = std::thread::spawn(move || serve(lfd, services, &s, &r, &c));
+        let unread = Arc::new(AtomicBool::new(false));
+        let (s, r, c, u) = (stop.clone(), requests.clone(), connections.clone(), unread.clone());
+        let thread = std::thread::spawn(move || serve(lfd, serving, &s, &r, &c, &u));
         FakeDpvsd {
             path,
             stop,
             thread: Some(thread),
             requests,
             connections,
+            unread,
         }
     }
 
@@ -258,10 +275,11 @@ impl Drop for FakeDpvsd {
 
 fn serve(
     lfd: i32,
-    services: usize,
+    serving: Serving,
     stop: &AtomicBool,
     requests: &Mutex<Vec<Vec<u8>>>,
     connections: &AtomicUsize,
+    unread: &AtomicBool,
 ) {
     let mut conns: Vec<i32> = Vec::new();
     let mut buf = vec![0u8; 65536];
@@ -299,6 +317,13 @@ fn serve(
             if p.revents == 0 {
                 continue;
             }
+            let Serving::Answer(services) = serving else {
+                if p.revents & libc::POLLIN != 0 {
+                    unread.store(true, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
             // SAFETY: `buf` is writable for its length.
             let r =
                 unsafe { libc::recv(p.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
@@ -678,9 +703,20 @@ fn socket_emulation_reset_and_reconnect() {
     drop(server);
     let server2 = FakeDpvsd::start(path.clone());
     let _ = stdin.write_all(b"go\n");
-    let reached_waiting = reached_ready && read_until(Some("waiting"), &mut lines);
-    // dpvsd stops for good
+    let reached_again = reached_ready && read_until(Some("again"), &mut lines);
+    // dpvsd restarts, takes the next request and dies before reading it
     drop(server2);
+    let server3 = FakeDpvsd::serving(path.clone(), Serving::Mute);
+    let _ = stdin.write_all(b"go\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reached_again && !server3.unread.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(server3);
+    let server4 = FakeDpvsd::start(path.clone());
+    let reached_waiting = reached_again && read_until(Some("waiting"), &mut lines);
+    // dpvsd stops for good
+    drop(server4);
     let _ = stdin.write_all(b"go\n");
     drop(stdin);
     if reached_waiting {
@@ -712,9 +748,12 @@ fn socket_emulation_reset_and_reconnect() {
         "reply_after_restart_len=36 type=42 namelen=12",
         "port_kept=true",
         "cloexec_kept=true",
+        "again",
+        "sent_before_crash=20",
+        "reply_after_crash_len=36 type=42 seq=3",
         "waiting",
         "sent_without_dpvsd=20",
-        "answer_without_dpvsd_len=40 type=2 seq=3 econnrefused=true namelen=12",
+        "answer_without_dpvsd_len=40 type=2 seq=4 econnrefused=true namelen=12",
         "close=0",
     ];
     assert_eq!(lines, expect);
