@@ -59,6 +59,26 @@ fn send_to_kernel(fd: i32, msg: &[u8]) -> isize {
     unsafe { libc::sendmsg(fd, &m, 0) }
 }
 
+/// A GET_INFO (command 15) to the IPVS family (0x2a) with sequence `seq`.
+fn send_get_info(fd: i32, seq: u32, port: u32) -> isize {
+    send_to_kernel(fd, &nlmsg(0x2a, 5, seq, port, &[15, 1, 0, 0]))
+}
+
+/// The type and sequence number of the netlink message at the start of `buf`.
+fn type_and_seq(buf: &[u8]) -> (u16, u32) {
+    (
+        u16::from_ne_bytes([buf[4], buf[5]]),
+        u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]),
+    )
+}
+
+/// Prints `marker` and waits for a line on stdin (the test changes dpvsd meanwhile).
+fn pause(marker: &str) {
+    println!("{marker}");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+}
+
 /// recvmsg as libnl does; returns (result, errno, namelen, family, pid, flags).
 fn recv_like_libnl(fd: i32, buf: &mut [u8], flags: i32) -> (isize, i32, u32, u16, u32, i32) {
     let mut src = sockaddr_nl(0xffff_ffff);
@@ -223,9 +243,7 @@ fn main() {
     // SAFETY: closing our socket.
     unsafe { libc::close(nb) };
 
-    println!("ready");
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
+    pause("ready");
 
     // dpvsd went away: a read is a reset, never end-of-file
     let (r, e, _, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
@@ -235,10 +253,10 @@ fn main() {
     );
 
     // the next request reconnects transparently
-    let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 2, port, &[15, 1, 0, 0]));
+    let sent = send_get_info(fd, 2, port);
     println!("sent_after_restart={sent}");
     let (r, _, namelen, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
-    let ty = u16::from_ne_bytes([buf[4], buf[5]]);
+    let (ty, _) = type_and_seq(&buf);
     println!("reply_after_restart_len={r} type={ty} namelen={namelen}");
     let (_, _, pid) = local_port(fd);
     println!("port_kept={}", pid == port);
@@ -246,30 +264,24 @@ fn main() {
     let fdflags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     println!("cloexec_kept={}", fdflags & libc::FD_CLOEXEC != 0);
 
-    println!("again");
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
+    pause("again");
     // dpvsd restarted again, took this request and died without reading it:
     // the read finds the connection reset, and the shim sends the request to
     // the dpvsd that comes back.
-    let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 3, port, &[15, 1, 0, 0]));
+    let sent = send_get_info(fd, 3, port);
     println!("sent_before_crash={sent}");
     let (r, _, _, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
-    let ty = u16::from_ne_bytes([buf[4], buf[5]]);
-    let seq = u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    let (ty, seq) = type_and_seq(&buf);
     println!("reply_after_crash_len={r} type={ty} seq={seq}");
 
-    println!("waiting");
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
+    pause("waiting");
     // dpvsd gone for good: after waiting for it (DPVS_SHIM_RECONNECT_MS), the
     // shim answers the request as a kernel refusing it would: NLMSG_ERROR
     // with -ECONNREFUSED and the request's seq.
-    let sent = send_to_kernel(fd, &nlmsg(0x2a, 5, 4, port, &[15, 1, 0, 0]));
+    let sent = send_get_info(fd, 4, port);
     println!("sent_without_dpvsd={sent}");
     let (r, _, namelen, _, _, _) = recv_like_libnl(fd, &mut buf, 0);
-    let ty = u16::from_ne_bytes([buf[4], buf[5]]);
-    let seq = u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    let (ty, seq) = type_and_seq(&buf);
     let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
     println!(
         "answer_without_dpvsd_len={r} type={ty} seq={seq} econnrefused={} namelen={namelen}",
