@@ -43,10 +43,10 @@
 //!   for it (5 s, `DPVS_SHIM_RECONNECT_MS`) and reconnects; a read that finds
 //!   the connection closed (end-of-file, or ECONNRESET when dpvsd went away
 //!   without reading the request) with a request unanswered reconnects and
-//!   sends it again; if dpvsd does not come back, the request gets the NLMSG_ERROR
-//!   (ECONNREFUSED) a refusing kernel would send, through a socketpair put on
-//!   the descriptor. A read of 0 with nothing awaited is ECONNRESET: a netlink
-//!   socket never reads end-of-file.
+//!   sends it again; if dpvsd does not come back, the request gets the
+//!   NLMSG_ERROR (ECONNREFUSED) a refusing kernel would send, through a
+//!   socketpair put on the descriptor. A read of 0 with nothing awaited is
+//!   ECONNRESET: a netlink socket never reads end-of-file.
 //! * `close`, `dup*` and `fcntl(F_DUPFD*)` keep the table right; a redirected
 //!   entry also carries the socket's inode, so a descriptor number reused
 //!   behind the shim's back (a close it did not see) is never mistaken for it.
