@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use common::VethNetns;
 use dpdk::{current_lcore, ring, Eal, Mbuf, Mempool, Port, PortConf};
 
-/// Inside the namespace: sends FRAME on IF every 100 ms for up to 8 s.
 #[test]
 fn worker_lcore_receives_and_hands_off_over_a_ring() {
     if !common::can_run("worker_lcore_receives_and_hands_off_over_a_ring") {

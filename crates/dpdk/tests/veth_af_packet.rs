@@ -29,7 +29,6 @@ while time.time() < end:
 sys.exit(1)
 "#;
 
-/// Inside the namespace: sends FRAME on IF ten times, 200 ms apart.
 #[test]
 fn af_packet_on_veth_both_directions() {
     if !common::can_run("af_packet_on_veth_both_directions") {

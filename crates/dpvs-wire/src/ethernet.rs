@@ -401,6 +401,8 @@ pub fn vlan_strip(buf: &mut [u8]) -> Result<VlanTci> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn mac_addresses_read_as_ip_writes_them() {
@@ -411,8 +413,6 @@ mod tests {
             assert_eq!(bad.parse::<EthernetAddress>(), Err(BadMac), "{bad:?}");
         }
     }
-    use super::*;
-    use proptest::prelude::*;
 
     // dst 00:11:22:33:44:55, src 02:00:00:00:00:01, IPv4, 4 payload bytes.
     static FRAME: [u8; 18] = [

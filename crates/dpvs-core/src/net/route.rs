@@ -207,9 +207,9 @@ pub(crate) fn max_len(addr: IpAddr) -> u8 {
     }
 }
 
-#[inline]
 /// `addr` with every bit past its first `len` cleared: the network of `addr/len` (a length
 /// past the family's keeps every bit).
+#[inline]
 pub fn network(addr: IpAddr, len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => IpAddr::V4(mask4(u32::from(a), len).into()),
@@ -217,6 +217,7 @@ pub fn network(addr: IpAddr, len: u8) -> IpAddr {
     }
 }
 
+#[inline]
 fn mask4(a: u32, len: u8) -> u32 {
     if len == 0 {
         0
